@@ -1,0 +1,52 @@
+/**
+ * Platform primitives in browsers: the same names as `node.ts`, on the noble libraries.
+ * Both MUST give byte-identical results (tested in `platform.test.ts`).
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = nobleSha256.create();
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+export function randomBytes(n: number): Uint8Array {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}
+
+export interface Ed25519Signer {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
+  const secret = Uint8Array.from(seed);
+  return {
+    publicKey: ed25519.getPublicKey(secret),
+    sign: (message) => ed25519.sign(message, secret),
+  };
+}
+
+export interface RsaPssPublicKey {
+  readonly modulusBits: number;
+  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}
+
+/** WebCrypto RSA-PSS SHA-384; same contract as `node.ts`. */
+export async function importRsaPssSha384PublicKey(spki: Uint8Array, saltLength: number): Promise<RsaPssPublicKey> {
+  const key = await globalThis.crypto.subtle.importKey(
+    'spki',
+    Uint8Array.from(spki),
+    { name: 'RSA-PSS', hash: 'SHA-384' },
+    false,
+    ['verify'],
+  );
+  const modulusBits = (key.algorithm as RsaHashedKeyAlgorithm).modulusLength;
+  const algorithm = { name: 'RSA-PSS', saltLength };
+  return {
+    modulusBits,
+    verify: (message, signature) =>
+      globalThis.crypto.subtle.verify(algorithm, key, Uint8Array.from(signature), Uint8Array.from(message)),
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The one test command (`npm test` runs typecheck, then this). Runs every `*.test.ts` under the
+ * component folders with Node's test runner and FAILS when any test was skipped or left as
+ * todo: every test here is required, and a skipped integration test is a defect, not a pass.
+ *
+ * Integration tests talk to the real PostgreSQL named by BLINDVOTE_TEST_PG_URL
+ * (default postgres://postgres@127.0.0.1:5432/postgres); they fail, never skip, without it.
+ */
+import { spawnSync } from 'node:child_process';
+import { globSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const components = ['crypto', 'bulletin-board', 'scripts'];
+const only = process.argv.slice(2);
+const files = (only.length > 0 ? only : components.flatMap((c) => globSync(`${c}/**/*.test.ts`)))
+  .filter((f) => !f.includes('node_modules'))
+  .sort();
+
+const tap = join(mkdtempSync(join(tmpdir(), 'blindvote-test-')), 'report.tap');
+const run = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+  { stdio: 'inherit' },
+);
+
+const report = readFileSync(tap, 'utf8');
+const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report)?.[1] ?? NaN);
+const [tests, skipped, todo] = [count('tests'), count('skipped'), count('todo')];
+if (run.status !== 0) process.exit(run.status ?? 1);
+if (!(tests > 0)) {
+  console.error('test: no test ran');
+  process.exit(1);
+}
+if (skipped > 0 || todo > 0) {
+  console.error(`test: ${skipped} skipped and ${todo} todo tests; every test is required`);
+  process.exit(1);
+}
