@@ -1,0 +1,261 @@
+/**
+ * `npm run bench [-- --quick]`: blindvote's speed as ratios against baselines measured in the
+ * same run on the same machine (so figures mean something anywhere). Each figure is the median
+ * of several runs, subject and baseline interleaved so drift hits both. Prints a table and
+ * writes bench/results/<timestamp>.json (one object per row).
+ *
+ * Needs PostgreSQL (BLINDVOTE_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres);
+ * creates and drops its own database.
+ */
+import { constants, createHash, generateKeyPairSync, privateDecrypt, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { CompactRange, generateSignerKey, NoteSigner, sha256 } from '@blindvote/crypto';
+import { blindSign } from '@blindvote/crypto/issuer';
+import { PostgresLogStorage, Sequencer, SqliteLogStorage } from '@blindvote/bulletin-board';
+
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 3 : 7;
+const SECONDS = quick ? 0.5 : 1.5;
+
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  min: number;
+  max: number;
+  baseline_name: string | null;
+  baseline_value: number | null;
+  ratio: number | null;
+  target: number | null;
+  met: boolean | null;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Operations per second of a synchronous op, over ~SECONDS. */
+function rateSync(op: (i: number) => void): number {
+  const start = performance.now();
+  let n = 0;
+  while (performance.now() - start < SECONDS * 1000) {
+    for (let k = 0; k < 64; k++) op(n++);
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+/** Interleaves subject and baseline RUNS times; returns per-run rates of each. */
+async function pair(subject: () => Promise<number> | number, baseline: () => Promise<number> | number) {
+  const s: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    b.push(await baseline());
+    s.push(await subject());
+  }
+  return { s, b };
+}
+
+const rows: Row[] = [];
+function record(name: string, unit: string, s: number[], baseline?: { name: string; b: number[]; target: number | null }) {
+  const value = median(s);
+  const baseValue = baseline ? median(baseline.b) : null;
+  const ratio = baseValue ? value / baseValue : null;
+  rows.push({
+    name, value, unit, min: Math.min(...s), max: Math.max(...s),
+    baseline_name: baseline?.name ?? null, baseline_value: baseValue, ratio,
+    target: baseline?.target ?? null,
+    met: ratio === null || baseline?.target == null ? null : ratio >= baseline.target,
+  });
+}
+
+// ── issuer BlindSign vs raw RSASP1 ──────────────────────────────────────────────────────────
+{
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const blinded = Array.from({ length: 256 }, () => {
+    const m = randomBytes(256);
+    m[0] = m[0]! & 0x7f; // < n for a 2048-bit modulus whose top bit is set
+    return new Uint8Array(m);
+  });
+  const { s, b } = await pair(
+    () => rateSync((i) => blindSign(privateKey, blinded[i & 255]!)),
+    () => rateSync((i) => privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, blinded[i & 255]!)),
+  );
+  record('issuer BlindSign (RSA-2048, with RSAVP1 check), 1 core', 'signs/s', s, { name: 'raw privateDecrypt RSA_NO_PADDING', b, target: 0.9 });
+}
+
+// ── Merkle appends vs raw SHA-256 ───────────────────────────────────────────────────────────
+{
+  const leaves = Array.from({ length: 1024 }, (_, i) => sha256(new Uint8Array([i & 255, i >> 8])));
+  const range = new CompactRange();
+  const block = new Uint8Array(65);
+  const { s, b } = await pair(
+    () => rateSync((i) => range.append(leaves[i & 1023]!)),
+    () => rateSync(() => createHash('sha256').update(block).digest()),
+  );
+  // An append hashes one node on average (plus none for the given leaf hash): ratio ≈ 1 is the limit.
+  record('Merkle compact-range appends', 'appends/s', s, { name: 'raw SHA-256 of a 65-byte node', b, target: 0.5 });
+}
+
+// ── sequencer on PostgreSQL vs bare batched inserts into the same server ────────────────────
+const WAVE = quick ? 20_000 : 50_000;
+const BATCH = 4096;
+const entries = Array.from({ length: WAVE }, (_, i) => new Uint8Array(randomBytes(300 + (i % 50))));
+const signer = new NoteSigner(generateSignerKey('bench.test').signerKey);
+
+/**
+ * Sustained load: a closed loop keeping 2·BATCH calls in flight (as many ballot boxes would),
+ * so arrivals keep coming while a batch commits. Returns calls/s.
+ */
+async function closedLoop(call: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < WAVE) await call(next++);
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: 2 * BATCH }, worker));
+  return WAVE / ((performance.now() - start) / 1000);
+}
+
+const freshTokens = () => Array.from({ length: WAVE }, () => new Uint8Array(randomBytes(32)));
+
+async function sequencerRate(sequencer: Sequencer, pollId: string): Promise<number> {
+  const tokens = freshTokens();
+  return closedLoop(async (i) => {
+    const result = await sequencer.append(pollId, entries[i]!, tokens[i]!);
+    if (result.status !== 'appended') throw new Error('bench: unexpected rejection');
+  });
+}
+
+/**
+ * The naive design's write: one row per ballot (token UNIQUE, its index, its bytes) in one
+ * multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, sent the way the sequencer sends its
+ * batches (one binary bytea per column, cut server-side), in its own transaction.
+ */
+let bareSize = 0;
+async function bareInsert(db: pg.Pool, rows: readonly { token: Uint8Array; entry: Uint8Array }[]): Promise<void> {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const r of rows) {
+    offsets.push(at);
+    at += r.entry.length;
+  }
+  const first = bareSize;
+  bareSize += rows.length;
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      `INSERT INTO bare (token_id, leaf_index, data)
+       SELECT substring($1::bytea FROM (n::int - 1) * 32 + 1 FOR 32), $2::bigint + n, substring($3::bytea FROM o + 1 FOR l)
+         FROM unnest($4::integer[], $5::integer[]) WITH ORDINALITY AS u(o, l, n)
+       ON CONFLICT DO NOTHING RETURNING leaf_index`,
+      [Buffer.concat(rows.map((r) => r.token)), first, Buffer.concat(rows.map((r) => r.entry)), offsets, rows.map((r) => r.entry.length)],
+    );
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+/** The same callers through the thinnest group commit: queue, insert, acknowledge (2 in flight). */
+function bareBatcher(db: pg.Pool) {
+  const queue: { token: Uint8Array; entry: Uint8Array; done: () => void }[] = [];
+  let inflight = 0;
+  const pump = () => {
+    while (inflight < 2 && queue.length > 0) {
+      const batch = queue.splice(0, BATCH);
+      inflight++;
+      void bareInsert(db, batch).then(() => {
+        inflight--;
+        for (const r of batch) r.done();
+        pump();
+      });
+    }
+  };
+  return (token: Uint8Array, entry: Uint8Array) =>
+    new Promise<void>((done) => {
+      queue.push({ token, entry, done });
+      if (queue.length === 1) setImmediate(pump);
+    });
+}
+
+{
+  const admin = process.env.BLINDVOTE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbName = `blindvote_bench_${randomBytes(4).toString('hex')}`;
+  const adminClient = new pg.Client({ connectionString: admin });
+  await adminClient.connect();
+  await adminClient.query(`CREATE DATABASE ${dbName}`);
+  const url = new URL(admin);
+  url.pathname = `/${dbName}`;
+  const storage = await PostgresLogStorage.open({ connectionString: url.toString(), max: 4 });
+  const bare = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  try {
+    await bare.query('CREATE TABLE bare (token_id bytea PRIMARY KEY, leaf_index bigint NOT NULL, data bytea NOT NULL)');
+    const sequencer = new Sequencer(storage, [signer], { maxBatch: BATCH });
+    await sequencer.createLog('bench', 'bench.test/poll/bench');
+    const batcher = bareBatcher(bare);
+    const batched = async () => {
+      const tokens = freshTokens();
+      return closedLoop((i) => batcher(tokens[i]!, entries[i]!));
+    };
+    const loop = async () => {
+      const tokens = freshTokens();
+      const start = performance.now();
+      for (let o = 0; o < WAVE; o += BATCH) {
+        await bareInsert(bare, entries.slice(o, o + BATCH).map((entry, k) => ({ token: tokens[o + k]!, entry })));
+      }
+      return WAVE / ((performance.now() - start) / 1000);
+    };
+    const s: number[] = [];
+    const b: number[] = [];
+    const raw: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      b.push(await batched());
+      raw.push(await loop());
+      s.push(await sequencerRate(sequencer, 'bench'));
+    }
+    const name = `sequencer appends, PostgreSQL (spend + append + tiles + signed checkpoint; ${2 * BATCH} callers in flight)`;
+    record(name, 'entries/s', s, {
+      name: `bare multi-row INSERT … ON CONFLICT DO NOTHING RETURNING of (token, entry) rows in a loop, batches of ${BATCH}`, b: raw, target: 0.8,
+    });
+    record(`${name}, against the same callers through a bare batcher`, 'entries/s', s, {
+      name: 'the same INSERTs behind the thinnest group commit (queue, insert, acknowledge; 2 in flight, no log order)', b, target: null,
+    });
+  } finally {
+    await bare.end();
+    await storage.close();
+    await adminClient.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await adminClient.end();
+  }
+}
+
+// ── sequencer on the embedded engine ────────────────────────────────────────────────────────
+{
+  const storage = new SqliteLogStorage(join(mkdtempSync(join(tmpdir(), 'blindvote-bench-')), 'board.db'));
+  const sequencer = new Sequencer(storage, [signer], { maxBatch: BATCH });
+  await sequencer.createLog('bench', 'bench.test/poll/bench');
+  const s: number[] = [];
+  for (let r = 0; r < RUNS; r++) s.push(await sequencerRate(sequencer, 'bench'));
+  record('sequencer appends, embedded node:sqlite (synchronous=FULL)', 'entries/s', s);
+  await storage.close();
+}
+
+// ── report ──────────────────────────────────────────────────────────────────────────────────
+const fmt = (x: number | null) => (x === null ? '' : x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2));
+console.log(`\nblindvote bench (${quick ? 'quick' : 'full'}: median of ${RUNS} runs)\n`);
+for (const r of rows) {
+  console.log(`${r.name}\n  ${fmt(r.value)} ${r.unit}  [${fmt(r.min)} … ${fmt(r.max)}]`);
+  if (r.baseline_name !== null) {
+    console.log(`  baseline: ${r.baseline_name}: ${fmt(r.baseline_value)}/s`);
+    console.log(`  ratio ${fmt(r.ratio)}${r.target === null ? ' (for information)' : ` (target ≥ ${r.target}) ${r.met ? 'met' : 'NOT MET'}`}`);
+  }
+}
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+writeFileSync(file, JSON.stringify(rows, null, 2) + '\n');
+console.log(`\nwrote ${file}`);

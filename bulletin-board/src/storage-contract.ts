@@ -1,0 +1,213 @@
+/**
+ * The one contract every LogStorage implementation passes, driven through the sequencer and
+ * the reader (the code that uses storage). `sqlite.test.ts` and `postgres.test.ts` run it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  Checkpoint, generateSignerKey, leafHash, NoteSigner, openCheckpoint, parseVerifierKey, sha256, toHex, utf8,
+  verifyConsistency, verifyInclusion,
+} from '@blindvote/crypto';
+import { Sequencer } from './sequencer.ts';
+import { LogReader } from './reader.ts';
+import type { LogStorage } from './storage.ts';
+import { UnknownLogError } from './storage.ts';
+
+export interface ContractOptions {
+  /** A fresh, empty storage for each test. */
+  readonly open: () => Promise<LogStorage>;
+  /** Number of entries in the scale test (1,000,000 in CI). */
+  readonly scale: number;
+}
+
+export const testSigner = (): NoteSigner => new NoteSigner(generateSignerKey('board.test').signerKey);
+
+const entry = (i: number) => utf8(`{"type":"ballot","n":${i}}`);
+const token = (i: number) => sha256(utf8(`token ${i}`));
+
+export function storageContract(name: string, options: ContractOptions): void {
+  const setup = async () => {
+    const storage = await options.open();
+    const signer = testSigner();
+    const sequencer = new Sequencer(storage, [signer]);
+    const reader = new LogReader(storage);
+    const verifier = parseVerifierKey(signer.verifierKey);
+    return { storage, sequencer, reader, verifier };
+  };
+
+  test(`${name}: a new log has a signed empty checkpoint; creating it twice changes nothing`, async () => {
+    const { storage, sequencer, verifier } = await setup();
+    try {
+      assert.equal(await sequencer.createLog('p1', 'board.test/poll/p1'), true);
+      assert.equal(await sequencer.createLog('p1', 'other/poll/p1'), false);
+      const head = await storage.head('p1');
+      assert.equal(head?.size, 0);
+      assert.equal(head?.origin, 'board.test/poll/p1');
+      const { checkpoint } = openCheckpoint(head!.checkpoint, [verifier], 'board.test/poll/p1');
+      assert.equal(checkpoint.size, 0);
+      assert.equal(await storage.head('nope'), null);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test(`${name}: appends resolve after commit with indexes, leaf hashes and a checkpoint that includes them`, async () => {
+    const { storage, sequencer, reader, verifier } = await setup();
+    try {
+      await sequencer.createLog('p1', 'board.test/poll/p1');
+      const results = await Promise.all(Array.from({ length: 600 }, (_, i) => sequencer.append('p1', entry(i), token(i))));
+      const indexes = results.map((r) => (r.status === 'appended' ? r.index : -1)).sort((a, b) => a - b);
+      assert.deepEqual(indexes, Array.from({ length: 600 }, (_, i) => i));
+      for (const r of results) {
+        assert.equal(r.status, 'appended');
+        if (r.status !== 'appended') continue;
+        const { checkpoint } = openCheckpoint(r.checkpoint, [verifier], 'board.test/poll/p1');
+        assert.ok(r.index < checkpoint.size);
+        const [stored] = await reader.entries('p1', r.index, r.index + 1);
+        assert.deepEqual(leafHash(stored!), r.leafHash);
+        verifyInclusion(r.leafHash, r.index, checkpoint.size, await reader.inclusionProof('p1', r.index, checkpoint.size), checkpoint.root);
+        assert.equal(await storage.spentIndex('p1', token(Number(JSON.parse(new TextDecoder().decode(stored!)).n))), r.index);
+      }
+      const head = await storage.head('p1');
+      assert.equal(head?.size, 600);
+      assert.equal(await storage.checkpointAt('p1', 600), head?.checkpoint);
+      // Entry bundles hold 256 entries each, the last partial.
+      assert.equal((await reader.bundle('p1', 0)).length, 256);
+      assert.equal((await reader.bundle('p1', 2)).length, 88);
+      assert.deepEqual((await reader.bundle('p1', 1))[0], (await reader.entries('p1', 256, 257))[0]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test(`${name}: a spent token is refused naming the entry; a byte-identical resubmission gets the original index`, async () => {
+    const { storage, sequencer, reader } = await setup();
+    try {
+      await sequencer.createLog('p1', 'board.test/poll/p1');
+      const first = await sequencer.append('p1', entry(1), token(1));
+      assert.equal(first.status, 'appended');
+      assert.deepEqual(await sequencer.append('p1', entry(1), token(1)), { status: 'duplicate', index: 0 });
+      assert.deepEqual(await sequencer.append('p1', entry(2), token(1)), { status: 'spent', index: 0 });
+      // In one batch: leader, identical copy, different entry, a later fresh token.
+      const batch = await Promise.all([
+        sequencer.append('p1', entry(3), token(3)),
+        sequencer.append('p1', entry(3), token(3)),
+        sequencer.append('p1', entry(4), token(3)),
+        sequencer.append('p1', entry(2), token(1)),
+        sequencer.append('p1', entry(5), token(5)),
+      ]);
+      assert.deepEqual(batch.map((r) => [r.status, r.index]), [
+        ['appended', 1], ['duplicate', 1], ['spent', 1], ['spent', 0], ['appended', 2],
+      ]);
+      // The conflict renumbered the batch: every spent row points at its own entry.
+      assert.equal(await storage.spentIndex('p1', token(5)), 2);
+      assert.deepEqual(await reader.entries('p1', 0, 10), [entry(1), entry(3), entry(5)]);
+      assert.equal((await storage.head('p1'))?.size, 3);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test(`${name}: the same token from many concurrent callers leaves exactly one entry`, async () => {
+    const { storage, sequencer, reader } = await setup();
+    try {
+      await sequencer.createLog('p1', 'board.test/poll/p1');
+      await sequencer.append('p1', entry(0), token(0));
+      const racers = Array.from({ length: 500 }, (_, i) => sequencer.append('p1', entry(1000 + (i % 7)), token(42)));
+      const results = await Promise.all(racers);
+      const appended = results.filter((r) => r.status === 'appended');
+      assert.equal(appended.length, 1);
+      const winner = results.indexOf(appended[0]!);
+      results.forEach((r, i) => {
+        assert.equal(r.index, 1);
+        assert.equal(r.status, i === winner ? 'appended' : (i - winner) % 7 === 0 ? 'duplicate' : 'spent');
+      });
+      assert.equal((await reader.entries('p1', 0, 100)).length, 2);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test(`${name}: entries without tokens, several polls, unknown poll`, async () => {
+    const { storage, sequencer, reader } = await setup();
+    try {
+      await sequencer.createLog('a', 'board.test/poll/a');
+      await sequencer.createLog('b', 'board.test/poll/b');
+      const [x, y] = await Promise.all([sequencer.append('a', utf8('manifest a')), sequencer.append('b', utf8('manifest b'))]);
+      assert.equal(x.index, 0);
+      assert.equal(y.index, 0);
+      // A token spent in poll a is unspent in poll b.
+      assert.equal((await sequencer.append('a', entry(1), token(1))).status, 'appended');
+      assert.equal((await sequencer.append('b', entry(1), token(1))).status, 'appended');
+      assert.deepEqual(await reader.entries('b', 0, 5), [utf8('manifest b'), entry(1)]);
+      await assert.rejects(sequencer.append('nope', entry(1), token(9)), UnknownLogError);
+      await assert.rejects(sequencer.append('a', new Uint8Array(0)), /1\.\.65535 bytes/);
+      await assert.rejects(sequencer.append('a', entry(1), new Uint8Array(5)), /32 bytes/);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test(`${name}: every stored checkpoint is consistent with every later one`, async () => {
+    const { storage, sequencer, reader, verifier } = await setup();
+    try {
+      await sequencer.createLog('p1', 'board.test/poll/p1');
+      const sizes: number[] = [];
+      for (let round = 0; round < 12; round++) {
+        const n = 1 + ((round * 37) % 90);
+        await Promise.all(Array.from({ length: n }, (_, i) => sequencer.append('p1', entry(round * 1000 + i), token(round * 1000 + i))));
+        sizes.push((await storage.head('p1'))!.size);
+      }
+      const at = async (size: number) => openCheckpoint((await storage.checkpointAt('p1', size))!, [verifier]).checkpoint;
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...sizes), fc.constantFrom(...sizes), async (s1, s2) => {
+          const [a, b] = s1 <= s2 ? [s1, s2] : [s2, s1];
+          const [c1, c2] = [await at(a), await at(b)];
+          verifyConsistency(a, b, await reader.consistencyProof('p1', a, b), c1.root, c2.root);
+        }),
+        { numRuns: 40 },
+      );
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test(`${name}: ${options.scale.toLocaleString('en')} entries through the sequencer; random proofs verify`, async () => {
+    const { storage, sequencer, reader, verifier } = await setup();
+    try {
+      await sequencer.createLog('big', 'board.test/poll/big');
+      const checkpoints: Checkpoint[] = [];
+      const wave = 20_000;
+      for (let start = 0; start < options.scale; start += wave) {
+        const n = Math.min(wave, options.scale - start);
+        const results = await Promise.all(Array.from({ length: n }, (_, i) => sequencer.append('big', entry(start + i), token(start + i))));
+        const last = results[results.length - 1]!;
+        assert.equal(last.status, 'appended');
+        if (last.status === 'appended') checkpoints.push(openCheckpoint(last.checkpoint, [verifier]).checkpoint);
+      }
+      const head = await storage.head('big');
+      assert.equal(head?.size, options.scale);
+      const final = checkpoints[checkpoints.length - 1]!;
+      assert.equal(final.size, options.scale);
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 0, max: options.scale - 1 }), async (index) => {
+          const [stored] = await reader.entries('big', index, index + 1);
+          assert.deepEqual(stored, entry(index));
+          verifyInclusion(leafHash(stored!), index, final.size, await reader.inclusionProof('big', index, final.size), final.root);
+        }),
+        { numRuns: 200 },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...checkpoints), fc.constantFrom(...checkpoints), async (x, y) => {
+          const [a, b] = x.size <= y.size ? [x, y] : [y, x];
+          verifyConsistency(a.size, b.size, await reader.consistencyProof('big', a.size, b.size), a.root, b.root);
+        }),
+        { numRuns: 100 },
+      );
+      assert.equal(toHex(final.root).length, 64);
+    } finally {
+      await storage.close();
+    }
+  });
+}

@@ -1,0 +1,293 @@
+/**
+ * Log storage on PostgreSQL via `pg` (distributed mode). The board's database MUST be its
+ * own: never the issuer's (DESIGN.md promise 5).
+ *
+ * A transaction takes the poll's `logs` row `FOR UPDATE`: at most one writer appends to a log
+ * at a time, even with several sequencer processes, and each batch builds on the committed
+ * head it locked. Token ids are spent with one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO
+ * NOTHING RETURNING` per batch (no parameter-count limit, one round trip).
+ */
+import pg from 'pg';
+import { decodeBundle } from '@blindvote/crypto';
+import { hexKey, UnknownLogError } from '../storage.ts';
+import type { ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE logs (
+     poll_id text COLLATE "C" PRIMARY KEY,
+     origin text NOT NULL,
+     size bigint NOT NULL,
+     compact bytea NOT NULL,
+     checkpoint text NOT NULL
+   );
+   CREATE TABLE spent (
+     poll_id text COLLATE "C" NOT NULL,
+     token_id bytea NOT NULL,
+     leaf_index bigint NOT NULL,
+     PRIMARY KEY (poll_id, token_id)
+   );
+   CREATE TABLE entry_chunks (
+     poll_id text COLLATE "C" NOT NULL,
+     first_index bigint NOT NULL,
+     count integer NOT NULL,
+     data bytea NOT NULL,
+     PRIMARY KEY (poll_id, first_index)
+   );
+   -- Chunks are written once by the one writer per poll: no compression on that hot path.
+   ALTER TABLE entry_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+   CREATE TABLE tiles (
+     poll_id text COLLATE "C" NOT NULL,
+     level integer NOT NULL,
+     idx bigint NOT NULL,
+     hashes bytea NOT NULL,
+     PRIMARY KEY (poll_id, level, idx)
+   );
+   CREATE TABLE checkpoints (
+     poll_id text COLLATE "C" NOT NULL,
+     size bigint NOT NULL,
+     note text NOT NULL,
+     PRIMARY KEY (poll_id, size)
+   );`,
+];
+
+/** Applies pending migrations under an advisory lock (safe with many processes starting). */
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(7419001)');
+    await client.query('CREATE TABLE IF NOT EXISTS board_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM board_migrations');
+    for (let v = rows[0]?.v ?? 0; v < MIGRATIONS.length; v++) {
+      await client.query('BEGIN');
+      try {
+        await client.query(MIGRATIONS[v]!);
+        await client.query('INSERT INTO board_migrations (version) VALUES ($1)', [v + 1]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(7419001)').catch(() => undefined);
+    client.release();
+  }
+}
+
+interface HeadRow {
+  poll_id: string;
+  origin: string;
+  size: string;
+  compact: Buffer;
+  checkpoint: string;
+}
+
+function headOf(row: HeadRow): LogHead {
+  const hashes: Uint8Array[] = [];
+  for (let o = 0; o < row.compact.length; o += 32) hashes.push(new Uint8Array(row.compact.subarray(o, o + 32)));
+  return { pollId: row.poll_id, origin: row.origin, size: Number(row.size), compact: hashes, checkpoint: row.checkpoint };
+}
+
+const buf = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+function joinHashes(hashes: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(hashes);
+}
+
+/** Values packed into one bytea, with their offsets and lengths. */
+function packed(values: readonly Uint8Array[]): [Buffer, number[], number[]] {
+  const offsets: number[] = [];
+  let o = 0;
+  for (const v of values) {
+    offsets.push(o);
+    o += v.length;
+  }
+  // Parameter order in the query: data, offsets, lengths.
+  return [Buffer.concat(values), offsets, values.map((v) => v.length)];
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+async function readEntries(db: Queryable, pollId: string, from: number, to: number): Promise<Uint8Array[]> {
+  const { rows } = await db.query<{ first_index: string; data: Buffer }>(
+    `SELECT first_index, data FROM entry_chunks
+      WHERE poll_id = $1 AND first_index < $3
+        AND first_index >= (SELECT coalesce(max(first_index), 0) FROM entry_chunks WHERE poll_id = $1 AND first_index <= $2)
+      ORDER BY first_index`,
+    [pollId, from, to],
+  );
+  const out: Uint8Array[] = [];
+  for (const row of rows) {
+    const first = Number(row.first_index);
+    decodeBundle(new Uint8Array(row.data)).forEach((entry, k) => {
+      if (first + k >= from && first + k < to) out.push(entry);
+    });
+  }
+  return out;
+}
+
+export class PostgresLogStorage implements LogStorage {
+  readonly #pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /** Connects, applies migrations, and returns the storage. */
+  static async open(config: pg.PoolConfig): Promise<PostgresLogStorage> {
+    const pool = new pg.Pool(config);
+    // An idle client dropped by the server (restart, failover) MUST NOT crash the process:
+    // the pool discards it and the next query connects afresh.
+    pool.on('error', () => undefined);
+    try {
+      await migrate(pool);
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return new PostgresLogStorage(pool);
+  }
+
+  async createLog(head: LogHead): Promise<boolean> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rowCount } = await client.query(
+        'INSERT INTO logs (poll_id, origin, size, compact, checkpoint) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+        [head.pollId, head.origin, head.size, joinHashes(head.compact), head.checkpoint],
+      );
+      if (rowCount === 1) {
+        await client.query('INSERT INTO checkpoints (poll_id, size, note) VALUES ($1, $2, $3)', [head.pollId, head.size, head.checkpoint]);
+      }
+      await client.query('COMMIT');
+      return rowCount === 1;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async head(pollId: string): Promise<LogHead | null> {
+    const { rows } = await this.#pool.query<HeadRow>('SELECT * FROM logs WHERE poll_id = $1', [pollId]);
+    return rows[0] === undefined ? null : headOf(rows[0]);
+  }
+
+  async transact<T>(pollId: string, fn: (tx: LogTx) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(this.#tx(client, pollId));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  #tx(client: pg.PoolClient, pollId: string): LogTx {
+    // Binary parameters: many values of one column travel as ONE bytea (sent in binary by
+    // `pg`) cut by `substring`, instead of a bytea[] literal that both sides must hex-code.
+    const spendParams = (rows: readonly SpendRow[]) => [pollId, joinHashes(rows.map((r) => r.tokenId)), rows.map((r) => r.index)];
+    return {
+      lock: async () => {
+        const { rows } = await client.query<HeadRow>('SELECT * FROM logs WHERE poll_id = $1 FOR UPDATE', [pollId]);
+        if (rows[0] === undefined) throw new UnknownLogError(pollId);
+        return headOf(rows[0]);
+      },
+      spend: async (rows) => {
+        const result = await client.query<{ leaf_index: string }>(
+          `INSERT INTO spent (poll_id, token_id, leaf_index)
+           SELECT $1, t, i FROM (
+             SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
+           ) AS v ORDER BY t
+           ON CONFLICT DO NOTHING RETURNING leaf_index`,
+          spendParams(rows),
+        );
+        return new Set(result.rows.map((r) => Number(r.leaf_index)));
+      },
+      respend: async (rows) => {
+        await client.query(
+          `UPDATE spent SET leaf_index = u.i
+             FROM (SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS v(i, n)) AS u
+            WHERE spent.poll_id = $1 AND spent.token_id = u.t`,
+          spendParams(rows),
+        );
+      },
+      spentIndexes: async (tokenIds) => {
+        const result = await client.query<{ token_id: Buffer; leaf_index: string }>(
+          `SELECT token_id, leaf_index FROM spent
+            WHERE poll_id = $1 AND token_id IN (SELECT substring($2::bytea FROM n * 32 + 1 FOR 32) FROM generate_series(0, $3::int - 1) AS n)`,
+          [pollId, joinHashes(tokenIds), tokenIds.length],
+        );
+        return new Map(result.rows.map((r) => [hexKey(r.token_id), Number(r.leaf_index)]));
+      },
+      readEntries: (from, to) => readEntries(client, pollId, from, to),
+      write: async (chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], next: LogHead) => {
+        const grown = tiles.filter((t) => t.start > 0).length;
+        const { rows } = await client.query<{ grown: string }>(
+          `WITH chunk_rows AS (
+             INSERT INTO entry_chunks (poll_id, first_index, count, data)
+             SELECT $1, f, c, substring($4::bytea FROM o + 1 FOR l)
+               FROM unnest($2::bigint[], $3::integer[], $5::integer[], $6::integer[]) AS u(f, c, o, l)
+           ), cells AS (
+             SELECT lv, ix, st, substring($10::bytea FROM o + 1 FOR l) AS h
+               FROM unnest($7::integer[], $8::bigint[], $9::integer[], $11::integer[], $12::integer[]) AS u(lv, ix, st, o, l)
+           ), new_tiles AS (
+             INSERT INTO tiles (poll_id, level, idx, hashes) SELECT $1, lv, ix, h FROM cells WHERE st = 0
+           ), grown_tiles AS (
+             UPDATE tiles t SET hashes = substring(t.hashes FROM 1 FOR c.st * 32) || c.h
+               FROM cells c
+              WHERE c.st > 0 AND t.poll_id = $1 AND t.level = c.lv AND t.idx = c.ix AND length(t.hashes) >= c.st * 32
+             RETURNING 1
+           ), head_row AS (
+             UPDATE logs SET size = $13, compact = $14, checkpoint = $15 WHERE poll_id = $1
+           ), checkpoint_row AS (
+             INSERT INTO checkpoints (poll_id, size, note) VALUES ($1, $13, $15)
+           )
+           SELECT count(*) AS grown FROM grown_tiles`,
+          [
+            pollId,
+            chunks.map((c) => c.firstIndex), chunks.map((c) => c.count), ...packed(chunks.map((c) => c.data)),
+            tiles.map((t) => t.level), tiles.map((t) => t.index), tiles.map((t) => t.start), ...packed(tiles.map((t) => t.hashes)),
+            next.size, joinHashes(next.compact), next.checkpoint,
+          ],
+        );
+        if (Number(rows[0]?.grown) !== grown) throw new Error(`storage: ${grown} partial tiles to grow, found ${rows[0]?.grown} with their prefix`);
+      },
+    };
+  }
+
+  async readTile(pollId: string, level: number, index: number): Promise<Uint8Array | null> {
+    const { rows } = await this.#pool.query<{ hashes: Buffer }>(
+      'SELECT hashes FROM tiles WHERE poll_id = $1 AND level = $2 AND idx = $3',
+      [pollId, level, index],
+    );
+    return rows[0] === undefined ? null : new Uint8Array(rows[0].hashes);
+  }
+
+  readEntries(pollId: string, from: number, to: number): Promise<Uint8Array[]> {
+    return readEntries(this.#pool, pollId, from, to);
+  }
+
+  async checkpointAt(pollId: string, size: number): Promise<string | null> {
+    const { rows } = await this.#pool.query<{ note: string }>('SELECT note FROM checkpoints WHERE poll_id = $1 AND size = $2', [pollId, size]);
+    return rows[0]?.note ?? null;
+  }
+
+  async spentIndex(pollId: string, tokenId: Uint8Array): Promise<number | null> {
+    const { rows } = await this.#pool.query<{ leaf_index: string }>(
+      'SELECT leaf_index FROM spent WHERE poll_id = $1 AND token_id = $2',
+      [pollId, buf(tokenId)],
+    );
+    return rows[0] === undefined ? null : Number(rows[0].leaf_index);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
