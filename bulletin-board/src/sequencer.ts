@@ -73,6 +73,9 @@ interface Inflight {
   head: LogHead | null;
 }
 
+/** Callers resumed per event-loop turn after a commit. */
+const RESUME_SLICE = 256;
+
 /** Transactions in flight per poll: one committing, one queued behind it on the row lock. */
 const PIPELINE_DEPTH = 2;
 
@@ -194,8 +197,14 @@ export class Sequencer {
       done: this.#storage.transact(pollId, (tx) => this.#sequence(tx, batch, plan, previous, onLocked)).then(
         ({ results, head }) => {
           inflight.head = head;
-          // Callers resume in the next turn, so the following batch's queries go out first.
-          setImmediate(() => batch.forEach((p, i) => p.resolve(results[i]!)));
+          // Callers resume in slices on later turns, so database replies for the following
+          // batch are not kept waiting behind thousands of continuations.
+          const resume = (from: number) => {
+            const to = Math.min(from + RESUME_SLICE, batch.length);
+            for (let i = from; i < to; i++) batch[i]!.resolve(results[i]!);
+            if (to < batch.length) setImmediate(resume, to);
+          };
+          setImmediate(resume, 0);
         },
         (error: unknown) => {
           for (const p of batch) p.reject(error);
@@ -219,8 +228,12 @@ export class Sequencer {
     // each other's tokens), spend on the guess: this overlaps the previous batch's writes and
     // commit. Then lock: batches lock in arrival order, so entries keep their append order.
     await previous;
-    let inserted = guess !== null && guess.spend.length > 0 ? await tx.spend(guess.spend) : null;
-    const head = await tx.lock();
+    // The lock is queued right behind the spend: no round trip through JS in between.
+    const [spentOnGuess, head] = await Promise.all([
+      guess !== null && guess.spend.length > 0 ? tx.spend(guess.spend) : null,
+      tx.lock(),
+    ]);
+    let inserted = spentOnGuess;
     onLocked();
     let plan = guess;
     if (plan === null || !sameHead(plan.base, head)) {

@@ -129,6 +129,41 @@ export function storageContract(name: string, options: ContractOptions): void {
     }
   });
 
+  test(`${name}: small batches in flight with double spends mixed in keep every index and spent row right`, async () => {
+    const { storage, reader } = await setup();
+    const sequencer = new Sequencer(storage, [testSigner()], { maxBatch: 7 });
+    try {
+      await sequencer.createLog('p1', 'board.test/poll/p1');
+      // Tokens 0..299; every 5th submission reuses an earlier token (some byte-identical).
+      const submissions = Array.from({ length: 360 }, (_, i) => {
+        if (i % 6 === 5) {
+          const t = Math.floor((i * 7) % Math.max(1, Math.floor(i / 6) * 5));
+          return { entry: entry(i % 12 === 5 ? t : 100_000 + i), token: token(t) };
+        }
+        const t = i - Math.floor(i / 6);
+        return { entry: entry(t), token: token(t) };
+      });
+      const results = await Promise.all(submissions.map((s) => sequencer.append('p1', s.entry, s.token)));
+      const appended = results.filter((r) => r.status === 'appended');
+      assert.equal(appended.length, 300);
+      assert.deepEqual(appended.map((r) => r.index).sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i));
+      const stored = await reader.entries('p1', 0, 400);
+      assert.equal(stored.length, 300);
+      for (const [i, r] of results.entries()) {
+        const { entry: bytes, token: tokenId } = submissions[i]!;
+        assert.equal(await storage.spentIndex('p1', tokenId), r.index, `submission ${i}: spent row`);
+        if (r.status === 'appended' || r.status === 'duplicate') assert.deepEqual(stored[r.index], bytes, `submission ${i}`);
+        else assert.notDeepEqual(stored[r.index], bytes, `submission ${i}`);
+      }
+      // Entries keep their append order: the first submission of each token precedes the next.
+      const order = appended.map((r) => results.indexOf(r));
+      assert.deepEqual(order, [...order].sort((a, b) => results[a]!.index - results[b]!.index));
+      assert.equal((await storage.head('p1'))?.size, 300);
+    } finally {
+      await storage.close();
+    }
+  });
+
   test(`${name}: entries without tokens, several polls, unknown poll`, async () => {
     const { storage, sequencer, reader } = await setup();
     try {
