@@ -8,7 +8,7 @@
  * creates and drops its own database.
  */
 import { constants, createHash, generateKeyPairSync, privateDecrypt, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -236,13 +236,15 @@ function bareBatcher(db: pg.Pool) {
 
 // ── sequencer on the embedded engine ────────────────────────────────────────────────────────
 {
-  const storage = new SqliteLogStorage(join(mkdtempSync(join(tmpdir(), 'blindvote-bench-')), 'board.db'));
+  const dir = mkdtempSync(join(tmpdir(), 'blindvote-bench-'));
+  const storage = new SqliteLogStorage(join(dir, 'board.db'));
   const sequencer = new Sequencer(storage, [signer], { maxBatch: BATCH });
   await sequencer.createLog('bench', 'bench.test/poll/bench');
   const s: number[] = [];
   for (let r = 0; r < RUNS; r++) s.push(await sequencerRate(sequencer, 'bench'));
   record('sequencer appends, embedded node:sqlite (synchronous=FULL)', 'entries/s', s);
   await storage.close();
+  rmSync(dir, { recursive: true, force: true });
 }
 
 // ── report ──────────────────────────────────────────────────────────────────────────────────

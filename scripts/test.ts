@@ -7,7 +7,7 @@
  * (default postgres://postgres@127.0.0.1:5432/postgres); they fail, never skip, without it.
  */
 import { spawnSync } from 'node:child_process';
-import { globSync, mkdtempSync, readFileSync } from 'node:fs';
+import { globSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,7 +17,8 @@ const files = (only.length > 0 ? only : components.flatMap((c) => globSync(`${c}
   .filter((f) => !f.includes('node_modules'))
   .sort();
 
-const tap = join(mkdtempSync(join(tmpdir(), 'blindvote-test-')), 'report.tap');
+const reportDir = mkdtempSync(join(tmpdir(), 'blindvote-test-'));
+const tap = join(reportDir, 'report.tap');
 const run = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout',
@@ -26,6 +27,7 @@ const run = spawnSync(
 );
 
 const report = readFileSync(tap, 'utf8');
+rmSync(reportDir, { recursive: true, force: true });
 const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report)?.[1] ?? NaN);
 const [tests, skipped, todo] = [count('tests'), count('skipped'), count('todo')];
 if (run.status !== 0) process.exit(run.status ?? 1);
