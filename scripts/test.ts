@@ -26,8 +26,14 @@ const run = spawnSync(
   { stdio: 'inherit' },
 );
 
-const report = readFileSync(tap, 'utf8');
-rmSync(reportDir, { recursive: true, force: true });
+let report = '';
+try {
+  report = readFileSync(tap, 'utf8');
+} catch {
+  // No report: the runner died before writing one; its exit status says why.
+} finally {
+  rmSync(reportDir, { recursive: true, force: true });
+}
 const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report)?.[1] ?? NaN);
 const [tests, skipped, todo] = [count('tests'), count('skipped'), count('todo')];
 if (run.status !== 0) process.exit(run.status ?? 1);
