@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import fc from 'fast-check';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -30,6 +31,7 @@ import {
   signNote,
 } from './note.ts';
 import type { NoteSignature } from './note.ts';
+import { Checkpoint, openCheckpoint } from './checkpoint.ts';
 
 // ───────────────────────────── vector file ─────────────────────────────
 
@@ -496,4 +498,113 @@ test('strict RFC 8032: a ZIP-215-only signature (non-canonical R) and a malleate
   const malleated = concatBytes(good.subarray(0, 32), le(fromLe(good.subarray(32)) + L));
   assert.equal(openNote(note(good), [signer.verifierKey]).verifiedBy.length, 1);
   assertRejects(() => openNote(note(malleated), [signer.verifierKey]), 'invalid signature for key strict+' + toHex(signer.keyId));
+});
+
+// ───────────────── Ed25519: agreement with cofactorless verifiers ─────────────────
+
+const Point = ed25519.Point;
+const ORDER_L = Point.Fn.ORDER;
+const le32 = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+const fromLe = (b: Uint8Array) => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+/** A point of order 8; its multiples 0..7 are the whole small-order subgroup. */
+const T8 = Point.fromBytes(fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a'), true);
+const TORSION = Array.from({ length: 8 }, (_, i) => (i === 0 ? Point.ZERO : T8.multiplyUnsafe(BigInt(i))));
+
+/** OpenSSL's RFC 8032 verification: cofactorless, [S]B = R + [k]A, R compared as bytes. */
+function opensslVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const spki = concatBytes(fromHex('302a300506032b6570032100'), publicKey);
+  return nodeVerify(null, message, createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }), signature);
+}
+
+/** Ed25519 by hand with secret scalar `a`, nonce `r` and a chosen torsion component on R (and A). */
+function craft(a: bigint, r: bigint, message: Uint8Array, rTorsion = Point.ZERO, aTorsion = Point.ZERO) {
+  const publicKey = Point.BASE.multiply(a).add(aTorsion).toBytes();
+  const R = (r === 0n ? Point.ZERO : Point.BASE.multiply(r)).add(rTorsion).toBytes();
+  const k = fromLe(sha512(concatBytes(R, publicKey, message))) % ORDER_L;
+  return { publicKey, signature: concatBytes(R, le32((r + k * a) % ORDER_L)) };
+}
+
+/** Our verdict: the key must be accepted as a verifier key, then the signature must verify. */
+function ours(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  let key: VerifierKey;
+  try {
+    key = new VerifierKey(formatVerifierKey('x', publicKey));
+  } catch (e) {
+    assert.ok(e instanceof FormatError);
+    return false;
+  }
+  return key.verify(message, signature);
+}
+
+test('Ed25519 agrees with node:crypto (OpenSSL, cofactorless) on honest, tampered and adversarial signatures', () => {
+  let accepted = 0;
+  let rejected = 0;
+  const check = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, allowStricter = false) => {
+    const mine = ours(publicKey, message, signature);
+    const theirs = opensslVerify(publicKey, message, signature);
+    // Nothing accepted here may be rejected by a cofactorless verifier, ever.
+    if (mine) assert.equal(theirs, true, `accepted here, rejected by OpenSSL: ${toHex(publicKey)} ${toHex(signature)}`);
+    if (!allowStricter) assert.equal(mine, theirs, `verdicts differ: ${toHex(publicKey)} ${toHex(signature)}`);
+    if (mine) accepted++;
+    else rejected++;
+  };
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ maxLength: 100 }),
+      fc.nat(63),
+      fc.integer({ min: 1, max: 255 }),
+      (seed, message, at, xor) => {
+        const publicKey = ed25519.getPublicKey(seed);
+        const signature = ed25519.sign(message, seed);
+        check(publicKey, message, signature);
+        const tampered = signature.slice();
+        tampered[at]! ^= xor;
+        check(publicKey, message, tampered);
+      },
+    ),
+    { numRuns: 200 },
+  );
+  const message = utf8('board.example/poll/x\n5\n' + toBase64(new Uint8Array(32).fill(9)) + '\n');
+  for (const [i, T] of TORSION.entries()) {
+    const a = 123456789n + BigInt(i);
+    // Mixed-order R (order-8 component) with an honest key: the cofactored equation alone holds.
+    const mixedR = craft(a, 42n + BigInt(i), message, T);
+    if (i > 0) assert.equal(ed25519.verify(mixedR.signature, message, mixedR.publicKey, { zip215: false }), true);
+    check(mixedR.publicKey, message, mixedR.signature);
+    // Small-order R (r = 0). R = identity satisfies [S]B = R + [k]A and OpenSSL accepts it; it is
+    // refused here on purpose (libsodium refuses small-order R too): stricter, never looser.
+    const smallR = craft(a, 0n, message, T);
+    check(smallR.publicKey, message, smallR.signature, i === 0);
+    // Mixed-order key: refused as a key, whatever the signature; OpenSSL accepts when 8 | k·ord(T).
+    const mixedA = craft(a, 7n + BigInt(i), message, Point.ZERO, T);
+    check(mixedA.publicKey, message, mixedA.signature, i > 0);
+    if (i > 0) assert.throws(() => formatVerifierKey('x', mixedA.publicKey), /small-order component/);
+  }
+  assert.ok(accepted >= 200 && rejected >= 200, `accepted ${accepted}, rejected ${rejected}`);
+});
+
+test("reviewer's demos: an order-8 component in R or in the key is refused by openNote and openCheckpoint", () => {
+  const origin = 'board.example/poll/x';
+  const text = new Checkpoint({ origin, size: 5, root: new Uint8Array(32).fill(9) }).format();
+  const message = utf8(text);
+  const T = TORSION[1]!;
+  // An honest generated key, a signature whose R has an order-8 component.
+  const seed = new Uint8Array(32).fill(3);
+  const signer = new NoteSigner(formatSignerKey(origin, seed));
+  const { scalar } = ed25519.utils.getExtendedPublicKey(seed);
+  const { publicKey, signature } = craft(scalar, 42n, message, T);
+  assert.deepEqual(publicKey, signer.publicKey);
+  assert.equal(ed25519.verify(signature, message, publicKey, { zip215: false }), true, 'cofactored noble accepts');
+  assert.equal(opensslVerify(publicKey, message, signature), false, 'OpenSSL rejects');
+  const note = `${text}\n${line(origin, toHex(signer.keyId), signature)}`;
+  assert.throws(() => openNote(note, [signer.verifierKey]), (e) => e instanceof NoteVerificationError && e.code === 'invalid-signature');
+  assert.throws(() => openCheckpoint(note, [signer.verifierKey], origin), NoteVerificationError);
+  // A key with an order-8 component, in every form a key can take.
+  const mixed = craft(123456789n, 987654321n, message, Point.ZERO, T);
+  const keyId = toHex(noteKeyId(origin, mixed.publicKey));
+  const vkey = `${origin}+${keyId}+${toBase64(concatBytes(Uint8Array.of(1), mixed.publicKey))}`;
+  assert.throws(() => formatVerifierKey(origin, mixed.publicKey), FormatError);
+  assert.throws(() => parseVerifierKey(vkey), FormatError);
+  assert.throws(() => openNote(`${text}\n${line(origin, keyId, mixed.signature)}`, [vkey]), FormatError);
 });

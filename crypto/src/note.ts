@@ -19,27 +19,39 @@
  * Threats and the rules that answer them:
  * - Forged or altered notes: a signature by a trusted (name, key ID) that fails to verify rejects
  *   the whole note (§Signatures SHOULD, taken as MUST); a note with no verifying trusted signature
- *   is rejected (MUST). Ed25519 is verified strictly (RFC 8032, noble `zip215: false`, small-order
- *   keys refused), so a signer can never disown a signature that another verifier accepted.
+ *   is rejected (MUST). Ed25519 is verified strictly, so that every verifier agrees (below).
+ * - Disowned or verifier-dependent signatures: RFC 8032 §5.1.7 allows a cofactored check
+ *   ([8][S]B = [8]R + [8][k]A, noble) or a cofactorless one ([S]B = R + [k]A: OpenSSL, Go
+ *   crypto/ed25519); the two disagree when A or R has a small-order component. So verifier keys
+ *   MUST be torsion-free and not small order (refused when the key is parsed), and a signature's
+ *   R MUST be torsion-free and not small order, its encodings canonical and S < L (noble
+ *   `zip215: false`). Under those rules both equations accept exactly the same signatures, so a
+ *   signature accepted here is accepted by every strict RFC 8032 verifier and its signer cannot
+ *   disown it (cross-checked against node:crypto in c2sp-signed-note.test.ts).
  * - Key confusion: lookup is by the (name, key ID) pair; a signature that matches only one of the
  *   two is an unknown key and is ignored, never checked against the "near" key (§Signatures).
  *   Two trusted keys with the same pair make that pair ambiguous and any note using it is refused.
  * - Malleable encodings: base64 must be canonical and padded, key IDs lowercase hex, names free of
  *   Unicode spaces and '+', so every key and note has exactly one spelling.
- * - Resource exhaustion: at most 100 signature lines per note (as upstream), counted before
- *   duplicates are dropped.
+ * - Resource exhaustion: at most MAX_NOTE_SIZE (16 KiB) per note, checked before anything is
+ *   decoded, and at most 100 signature lines (as upstream), counted before duplicates are dropped.
  * - Smuggled text: notes MUST be valid UTF-8 with no ASCII control character except newline, so
  *   what a human or a terminal sees is what was signed.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { ed25519Signer, randomBytes, sha256 } from '#platform';
-import type { Ed25519Signer } from '#platform';
+import type { Ed25519Signer } from './platform/types.ts';
 import { FormatError, abytes, concatBytes, equalBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
 
 /** Signature type byte for Ed25519 (c2sp.org/signed-note §Signature types). The only one accepted. */
 export const SIGNATURE_TYPE_ED25519 = 0x01;
 /** Upstream's cap on signature lines (golang.org/x/mod/sumdb/note); the spec requires at least 16. */
 export const MAX_NOTE_SIGNATURES = 100;
+/**
+ * Largest note (text and signatures, UTF-8 bytes) parsed or produced: checked before any parsing.
+ * A blindvote checkpoint with 100 cosignatures is ~12 KiB.
+ */
+export const MAX_NOTE_SIZE = 16 * 1024;
 
 const SIG_PREFIX = '\u2014 '; // em dash, space
 const SIGNER_PREFIX = 'PRIVATE+KEY+';
@@ -93,16 +105,34 @@ export function noteKeyId(name: string, publicKey: Uint8Array): Uint8Array {
   return sha256(utf8(name), Uint8Array.of(0x0a, SIGNATURE_TYPE_ED25519), publicKey).slice(0, 4);
 }
 
-/** Strict RFC 8032 point decoding; small-order keys are refused because strict verification refuses them. */
+/**
+ * Classifies an encoded Ed25519 point: `invalid` unless it decodes strictly (RFC 8032 §5.1.3:
+ * canonical y, no "negative zero" x); `small-order` for the 8 points of order 1..8 (identity
+ * included); `mixed-order` when it has a small-order component; `ok` in the prime-order subgroup.
+ */
+function primeOrderPoint(bytes: Uint8Array): 'invalid' | 'small-order' | 'mixed-order' | 'ok' {
+  let point: InstanceType<typeof ed25519.Point>;
+  try {
+    point = ed25519.Point.fromBytes(bytes, false);
+  } catch {
+    return 'invalid';
+  }
+  if (point.isSmallOrder()) return 'small-order';
+  if (!point.isTorsionFree()) return 'mixed-order';
+  return 'ok';
+}
+
+/**
+ * Verifier keys MUST be canonical points of the prime-order subgroup: small-order keys are refused
+ * by strict verification, and mixed-order keys (prime-order part plus a small-order component)
+ * make cofactored and cofactorless verifiers disagree.
+ */
 function checkPublicKey(publicKey: Uint8Array, what: string): void {
   abytes(publicKey, 32, what);
-  let smallOrder: boolean;
-  try {
-    smallOrder = ed25519.Point.fromBytes(publicKey, false).isSmallOrder();
-  } catch {
-    throw new FormatError(`${what}: not a valid Ed25519 point`);
-  }
-  if (smallOrder) throw new FormatError(`${what}: small-order Ed25519 point`);
+  const kind = primeOrderPoint(publicKey);
+  if (kind === 'invalid') throw new FormatError(`${what}: not a valid Ed25519 point`);
+  if (kind === 'small-order') throw new FormatError(`${what}: small-order Ed25519 point`);
+  if (kind === 'mixed-order') throw new FormatError(`${what}: Ed25519 point with a small-order component (not in the prime-order subgroup)`);
 }
 
 /** Splits `<name>+<hex8>+<base64>` on the first two '+' only: base64 may contain '+'. */
@@ -153,11 +183,16 @@ export class VerifierKey {
     return `${this.name}+${toHex(this.keyId)}`;
   }
 
-  /** Strict RFC 8032 Ed25519 verification of `signature` over the exact `message` bytes. */
+  /**
+   * Strict RFC 8032 Ed25519 verification of `signature` over the exact `message` bytes. R MUST be
+   * in the prime-order subgroup and not the identity: with A (checked at construction) and R
+   * torsion-free and S < L, noble's cofactored equation holds iff the cofactorless one does.
+   */
   verify(message: Uint8Array, signature: Uint8Array): boolean {
     abytes(message, undefined, 'message');
     abytes(signature, undefined, 'signature');
     if (signature.length !== 64) return false;
+    if (primeOrderPoint(signature.subarray(0, 32)) !== 'ok') return false;
     return ed25519.verify(signature, message, this.publicKey, { zip215: false });
   }
 
@@ -279,6 +314,7 @@ export interface OpenedNote {
  * UTF-16 for a string) and no ASCII control character other than newline.
  */
 export function decodeNoteText(input: string | Uint8Array, what: string): string {
+  checkNoteSize(input, what);
   let s: string;
   if (typeof input === 'string') {
     if (LONE_SURROGATE.test(input)) throw new FormatError(`${what}: not well-formed Unicode (lone surrogate)`);
@@ -288,6 +324,17 @@ export function decodeNoteText(input: string | Uint8Array, what: string): string
   }
   if (CONTROL.test(s)) throw new FormatError(`${what}: ASCII control characters other than newline are not allowed`);
   return s;
+}
+
+/** MAX_NOTE_SIZE, in UTF-8 bytes; a string too long in UTF-16 units is refused before encoding. */
+function checkNoteSize(input: string | Uint8Array, what: string): void {
+  if (typeof input === 'string') {
+    if (input.length > MAX_NOTE_SIZE) throw new FormatError(`${what}: at least ${input.length} bytes, at most ${MAX_NOTE_SIZE} accepted`);
+    const n = utf8(input).length;
+    if (n > MAX_NOTE_SIZE) throw new FormatError(`${what}: ${n} bytes, at most ${MAX_NOTE_SIZE} accepted`);
+  } else if (input instanceof Uint8Array && input.length > MAX_NOTE_SIZE) {
+    throw new FormatError(`${what}: ${input.length} bytes, at most ${MAX_NOTE_SIZE} accepted`);
+  }
 }
 
 function signatureLine(name: string, keyId: Uint8Array, signature: Uint8Array): string {
@@ -394,6 +441,7 @@ export function signNote(text: string | Uint8Array, signers: readonly NoteSigner
   const message = utf8(t);
   let out = `${t}\n`;
   for (const s of signers) out += signatureLine(s.name, s.keyId, s.sign(message));
+  checkNoteSize(out, 'signNote: the signed note');
   return out;
 }
 
@@ -415,5 +463,6 @@ export function addSignatures(note: string | Uint8Array, signers: readonly NoteS
   let out = `${parsed.text}\n`;
   for (const s of kept) out += signatureLine(s.name, s.keyId, s.signature);
   for (const s of signers) out += signatureLine(s.name, s.keyId, s.sign(message));
+  checkNoteSize(out, 'addSignatures: the signed note');
   return out;
 }
