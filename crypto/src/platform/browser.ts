@@ -1,9 +1,13 @@
 /**
- * Platform primitives in browsers: the same names as `node.ts`, on the noble libraries.
- * Both MUST give byte-identical results (tested in `platform.test.ts`).
+ * Platform primitives in browsers: `types.ts`'s Platform, as `node.ts`, on the noble libraries
+ * and WebCrypto. Both MUST give byte-identical results (tested in `platform.test.ts`).
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { abytes } from '../bytes.ts';
+import type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
+
+export type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = nobleSha256.create();
@@ -15,22 +19,13 @@ export function randomBytes(n: number): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(n));
 }
 
-export interface Ed25519Signer {
-  readonly publicKey: Uint8Array;
-  sign(message: Uint8Array): Uint8Array;
-}
-
+/** RFC 8032 Ed25519 (deterministic) from a 32-byte seed. */
 export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
-  const secret = Uint8Array.from(seed);
+  const secret = Uint8Array.from(abytes(seed, 32, 'Ed25519 seed'));
   return {
     publicKey: ed25519.getPublicKey(secret),
     sign: (message) => ed25519.sign(message, secret),
   };
-}
-
-export interface RsaPssPublicKey {
-  readonly modulusBits: number;
-  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean>;
 }
 
 /** WebCrypto RSA-PSS SHA-384; same contract as `node.ts`. */

@@ -1,10 +1,14 @@
 /**
  * Platform primitives on Node: native SHA-256, Ed25519 signing, RSASSA-PSS verification and
- * randomness (`node:crypto`, ~25x faster than pure JS). `browser.ts` exports the same names; package.json
- * `imports["#platform"]` picks one. Both MUST give byte-identical results.
+ * randomness (`node:crypto`, ~25x faster than pure JS). Implements `types.ts`'s Platform, as
+ * `browser.ts` does; package.json `imports["#platform"]` picks one. Both MUST give byte-identical results.
  */
 import { constants, createPrivateKey, hash, createPublicKey, randomBytes as nodeRandomBytes, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { abytes } from '../bytes.ts';
+import type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
+
+export type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   // One-shot `hash` is ~1.6x faster than createHash for the 33..65-byte Merkle inputs.
@@ -19,13 +23,9 @@ export function randomBytes(n: number): Uint8Array {
 // PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410 §7).
 const PKCS8_ED25519 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 
-export interface Ed25519Signer {
-  readonly publicKey: Uint8Array;
-  sign(message: Uint8Array): Uint8Array;
-}
-
 /** RFC 8032 Ed25519 (deterministic) from a 32-byte seed. */
 export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
+  abytes(seed, 32, 'Ed25519 seed');
   const der = new Uint8Array(PKCS8_ED25519.length + 32);
   der.set(PKCS8_ED25519);
   der.set(seed, PKCS8_ED25519.length);
@@ -38,17 +38,10 @@ export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
   };
 }
 
-export interface RsaPssPublicKey {
-  /** Bit length of the modulus n. */
-  readonly modulusBits: number;
-  /** RSASSA-PSS-VERIFY (RFC 8017 §8.1.2) with SHA-384, MGF1-SHA-384 and the salt length fixed at import. */
-  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean>;
-}
-
 /**
  * Imports an RSA public key (DER SubjectPublicKeyInfo) for RSASSA-PSS-SHA384 verification with a
- * fixed salt length. Throws on anything that is not an RSA key. Callers check the key size and the
- * SPKI algorithm identifier themselves (both platforms must accept exactly the same keys).
+ * fixed salt length. Throws on anything that is not an RSA key. Callers MUST have parsed the SPKI
+ * with `parseTokenKeySpki` (both platforms must accept exactly the same keys).
  */
 export async function importRsaPssSha384PublicKey(spki: Uint8Array, saltLength: number): Promise<RsaPssPublicKey> {
   const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
