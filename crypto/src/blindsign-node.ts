@@ -20,7 +20,8 @@ import { constants, createPrivateKey, createPublicKey, generateKeyPair, privateD
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { FormatError, abytes, equalBytes } from './bytes.ts';
-import { MAX_MODULUS_BITS, MIN_MODULUS_BITS } from './token.ts';
+import { MAX_MODULUS_BITS, MIN_MODULUS_BITS, parseTokenKeySpki } from './token.ts';
+import type { TokenKeyInfo } from './token.ts';
 
 /** RFC 9474 "signing failure": RSAVP1(pk, s) != m. Never the client's fault (a 500, not a 4xx). */
 export class SigningFailureError extends Error {
@@ -37,6 +38,8 @@ interface SigningKey {
   readonly n: Uint8Array;
   /** The public half of the private key itself, for the RSAVP1 check. */
   readonly publicKey: KeyObject;
+  /** Its DER SPKI, as `parseTokenKeySpki` accepts it. */
+  readonly spki: Uint8Array;
 }
 
 const signingKeys = new WeakMap<KeyObject, SigningKey>();
@@ -47,15 +50,16 @@ function signingKey(privateKey: KeyObject): SigningKey {
   if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'rsa') {
     throw new TokenKeyError('token key: expected an RSA private key');
   }
-  const bits = privateKey.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < MIN_MODULUS_BITS || bits > MAX_MODULUS_BITS) {
-    throw new TokenKeyError(`token key: modulus of ${bits} bits, expected ${MIN_MODULUS_BITS}..${MAX_MODULUS_BITS}`);
+  const publicKey = createPublicKey(privateKey);
+  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  let info: TokenKeyInfo;
+  try {
+    // The same parser as the poll manifest and every client: a key they would refuse is no use.
+    info = parseTokenKeySpki(spki);
+  } catch (cause) {
+    throw new TokenKeyError((cause as Error).message, { cause });
   }
-  const modulusLength = Math.ceil(bits / 8);
-  const jwk = privateKey.export({ format: 'jwk' });
-  const n = new Uint8Array(Buffer.from(jwk.n ?? '', 'base64url'));
-  if (n.length !== modulusLength) throw new TokenKeyError('token key: malformed modulus');
-  const key = { modulusLength, n, publicKey: createPublicKey(privateKey) };
+  const key = { modulusLength: info.modulusLength, n: info.modulus, publicKey, spki };
   signingKeys.set(privateKey, key);
   return key;
 }
@@ -105,8 +109,7 @@ export async function generateTokenKey(bits = 2048): Promise<TokenKeyPair> {
 
 /** DER SPKI (rsaEncryption) of the public half of `privateKey`. */
 export function tokenKeySpki(privateKey: KeyObject): Uint8Array {
-  signingKey(privateKey);
-  return new Uint8Array(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
+  return signingKey(privateKey).spki.slice();
 }
 
 /** PKCS#8 DER of the private key, for storage (unencrypted: protect it at rest). */

@@ -37,12 +37,13 @@ import { HASH_SIZE } from './merkle.ts';
 import { parseVerifierKey } from './note.ts';
 import { MAX_ENTRY_SIZE } from './tiles.ts';
 import {
-  MAX_MODULUS_BITS,
-  MIN_MODULUS_BITS,
+  MAX_SIG_LENGTH,
+  MIN_SIG_LENGTH,
   NONCE_LENGTH,
   POLL_ID_PATTERN,
   PREFIX_LENGTH,
   TOKEN_SUITE,
+  parseTokenKeySpki,
   tokenIdFor,
 } from './token.ts';
 
@@ -54,9 +55,6 @@ export const MAX_OPTIONS = 256;
 export const MAX_TITLE_LENGTH = 200;
 export const MAX_LABEL_LENGTH = 200;
 export const MAX_DESCRIPTION_LENGTH = 10_000;
-/** RFC 9474 signature length bounds in bytes, from the modulus bounds token.ts accepts. */
-export const MIN_SIG_LENGTH = MIN_MODULUS_BITS / 8;
-export const MAX_SIG_LENGTH = MAX_MODULUS_BITS / 8;
 
 export type EntryType = 'poll' | 'ballot' | 'close' | 'tally';
 export const ENTRY_TYPES: readonly EntryType[] = ['poll', 'ballot', 'close', 'tally'];
@@ -197,83 +195,6 @@ function tooBig(bytes: Uint8Array, path: string): void {
   if (bytes.length > MAX_ENTRY_SIZE) throw new FormatError(`${path}: ${bytes.length} bytes, entries are at most ${MAX_ENTRY_SIZE}`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// token_key.spki: DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) of an RSA key (RFC 8017 A.1.1).
-
-// AlgorithmIdentifier { rsaEncryption 1.2.840.113549.1.1.1, NULL }: the one form every platform
-// (WebCrypto, Node, blindrsa-ts) imports alike; token.ts refuses any other.
-const RSA_ENCRYPTION_ALG_ID = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00);
-
-/** Reads one DER TLV with `tag` at `pos`: minimal definite lengths only (X.690 §10.1). */
-function der(buf: Uint8Array, pos: number, tag: number, path: string, what: string): { start: number; end: number } {
-  const fail = (why: string): never => {
-    throw new FormatError(`${path}: not a DER RSA SubjectPublicKeyInfo (${what}: ${why})`);
-  };
-  if (buf[pos] !== tag) fail(`expected tag 0x${tag.toString(16)}`);
-  const l0 = buf[pos + 1];
-  let len: number;
-  let start: number;
-  if (l0 === undefined) return fail('truncated');
-  if (l0 < 0x80) {
-    len = l0;
-    start = pos + 2;
-  } else if (l0 === 0x81) {
-    len = buf[pos + 2] ?? fail('truncated');
-    if (len < 0x80) fail('non-minimal length');
-    start = pos + 3;
-  } else if (l0 === 0x82) {
-    const hi = buf[pos + 2] ?? fail('truncated');
-    const lo = buf[pos + 3] ?? fail('truncated');
-    len = (hi << 8) | lo;
-    if (len < 0x100) fail('non-minimal length');
-    start = pos + 4;
-  } else {
-    return fail('unsupported length');
-  }
-  if (start + len > buf.length) fail('truncated');
-  return { start, end: start + len };
-}
-
-/** Positive minimal DER INTEGER → its magnitude bytes (no leading zero). */
-function derUnsigned(buf: Uint8Array, pos: number, path: string, what: string): { value: Uint8Array; end: number } {
-  const { start, end } = der(buf, pos, 0x02, path, what);
-  let v = buf.subarray(start, end);
-  const fail = (why: string): never => {
-    throw new FormatError(`${path}: not a DER RSA SubjectPublicKeyInfo (${what}: ${why})`);
-  };
-  if (v.length === 0) fail('empty INTEGER');
-  if (v[0]! & 0x80) fail('negative');
-  if (v[0] === 0) {
-    if (v.length === 1 || !(v[1]! & 0x80)) fail('non-minimal INTEGER');
-    v = v.subarray(1);
-  }
-  return { value: v, end };
-}
-
-/** Returns the modulus length in bytes (= the RSASSA-PSS signature length, RFC 8017 §8.1.1). */
-export function rsaSpkiModulusBytes(spki: Uint8Array, path = 'spki'): number {
-  const outer = der(spki, 0, 0x30, path, 'SubjectPublicKeyInfo');
-  if (outer.end !== spki.length) throw new FormatError(`${path}: trailing bytes after the SubjectPublicKeyInfo`);
-  const alg = spki.subarray(outer.start, outer.start + RSA_ENCRYPTION_ALG_ID.length);
-  if (!equalBytes(alg, RSA_ENCRYPTION_ALG_ID)) throw new FormatError(`${path}: algorithm MUST be rsaEncryption with NULL parameters`);
-  const bits = der(spki, outer.start + RSA_ENCRYPTION_ALG_ID.length, 0x03, path, 'subjectPublicKey');
-  if (bits.end !== outer.end) throw new FormatError(`${path}: trailing bytes in the SubjectPublicKeyInfo`);
-  if (spki[bits.start] !== 0) throw new FormatError(`${path}: subjectPublicKey has unused bits`);
-  const rsa = der(spki, bits.start + 1, 0x30, path, 'RSAPublicKey');
-  if (rsa.end !== bits.end) throw new FormatError(`${path}: trailing bytes after the RSAPublicKey`);
-  const n = derUnsigned(spki, rsa.start, path, 'modulus');
-  const e = derUnsigned(spki, n.end, path, 'publicExponent');
-  if (e.end !== rsa.end) throw new FormatError(`${path}: trailing bytes in the RSAPublicKey`);
-  const nBits = n.value.length * 8 - Math.clz32(n.value[0]!) + 24;
-  if (nBits < MIN_MODULUS_BITS || nBits > MAX_MODULUS_BITS) {
-    throw new FormatError(`${path}: RSA modulus of ${nBits} bits, expected ${MIN_MODULUS_BITS}..${MAX_MODULUS_BITS}`);
-  }
-  if (!(n.value[n.value.length - 1]! & 1)) throw new FormatError(`${path}: RSA modulus is even`);
-  const eLast = e.value[e.value.length - 1]!;
-  if (!(eLast & 1) || (e.value.length === 1 && eLast < 3)) throw new FormatError(`${path}: RSA public exponent must be odd and ≥ 3`);
-  return n.value.length;
-}
-
 /** A C2SP signed-note verifier key (`<name>+<hex key id>+<base64 type||key>`), via note.ts. */
 function boardKey(value: unknown, path: string): string {
   const s = str(value, path);
@@ -302,7 +223,7 @@ export interface BallotSpec {
 
 export interface TokenKey {
   readonly suite: typeof TOKEN_SUITE;
-  /** DER SubjectPublicKeyInfo, rsaEncryption, 2048..8192 bits. */
+  /** DER SubjectPublicKeyInfo as `parseTokenKeySpki` accepts it (rsaEncryption, 2048..8192 bits, e = 65537). */
   readonly spki: Uint8Array;
 }
 
@@ -411,7 +332,7 @@ export class Poll implements PollFields {
     if (typeof fields.token_key !== 'object' || fields.token_key === null) throw new FormatError(`${kp}: expected an object`);
     const suite = oneOf(fields.token_key.suite, `${kp}.suite`, [TOKEN_SUITE] as const);
     const spki = bytesField(fields.token_key.spki, `${kp}.spki`);
-    this.tokenSigLength = rsaSpkiModulusBytes(spki, `${kp}.spki`);
+    this.tokenSigLength = parseTokenKeySpki(spki, `${kp}.spki`).modulusLength;
     this.token_key = Object.freeze({ suite, spki });
 
     this.board_key = boardKey(fields.board_key, `${path}.board_key`);

@@ -27,6 +27,7 @@ import {
   TokenFinalizeError,
   TokenVerifier,
   checkPollId,
+  parseTokenKeySpki,
   tokenId,
   tokenIdFor,
   tokenMessage,
@@ -227,6 +228,34 @@ before(async () => {
   verifier = await TokenVerifier.create(main.spki);
 });
 
+/** A DER TLV; `len` overrides the (minimal) length bytes. */
+function tlv(tag: number, content: Uint8Array, len?: number[]): Uint8Array {
+  const n = content.length;
+  const l = len ?? (n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff]);
+  return concatBytes(Uint8Array.of(tag, ...l), content);
+}
+
+/** SubjectPublicKeyInfo { rsaEncryption NULL, BIT STRING { RSAPublicKey { n, e } } } from encoded INTEGERs. */
+function rsaSpki(n: Uint8Array, e: Uint8Array, unusedBits = 0): Uint8Array {
+  const alg = fromHex('300d06092a864886f70d0101010500');
+  return tlv(0x30, concatBytes(alg, tlv(0x03, concatBytes(Uint8Array.of(unusedBits), tlv(0x30, concatBytes(n, e))))));
+}
+
+/** EMSA-PSS-ENCODE (RFC 8017 §9.1.1), SHA-384, MGF1-SHA-384, 48-byte zero salt. */
+function pssEncode(message: Uint8Array, emBits: number): Uint8Array {
+  const sha384 = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha384').update(concatBytes(...parts)).digest());
+  const emLen = Math.ceil(emBits / 8);
+  const salt = new Uint8Array(48);
+  const h = sha384(new Uint8Array(8), sha384(message), salt);
+  const db = concatBytes(new Uint8Array(emLen - 48 - 48 - 2), Uint8Array.of(1), salt);
+  const mask: Uint8Array[] = [];
+  for (let c = 0; mask.length * 48 < db.length; c++) mask.push(sha384(h, Uint8Array.of(c >>> 24, c >>> 16, c >>> 8, c)));
+  const m = concatBytes(...mask);
+  const masked = db.map((b, i) => b ^ m[i]!);
+  masked[0]! &= 0xff >> (8 * emLen - emBits);
+  return concatBytes(masked, h, Uint8Array.of(0xbc));
+}
+
 /** An SPKI with an arbitrary modulus (only its size matters to the checks under test). */
 function spkiWithModulus(modulus: bigint): Uint8Array {
   const key = createPublicKey({ key: { kty: 'RSA', n: b64u(modulus), e: 'AQAB' }, format: 'jwk' });
@@ -347,24 +376,35 @@ describe('token flow: prepare, blind, BlindSign (native), finalize, verify', () 
     assert.equal(await verifier.verify(POLL, b), true);
   });
 
-  test('prepare takes the caller\'s nonce and draws a fresh prefix every time', async () => {
+  test('blind() draws a fresh nonce and prefix itself; the test hook alone takes chosen ones', async () => {
     const client = await TokenClient.create(main.spki, POLL);
-    const nonce = new Uint8Array(32).fill(7);
-    const p1 = client.prepare(nonce);
-    const p2 = client.prepare(nonce);
-    assert.deepEqual(p1.nonce, nonce);
-    assert.notDeepEqual(p1.prefix, p2.prefix);
-    assert.deepEqual(p1.input, concatBytes(p1.prefix, tokenMessage(POLL, nonce)));
-    const state = await client.blind(p1);
+    // No way to hand blind() a nonce or prefix: extra arguments are not read.
+    const blindAny = client.blind as (...args: unknown[]) => Promise<BlindingState>;
+    const chosen = new Uint8Array(32).fill(7);
+    const states = await Promise.all([blindAny.call(client, chosen), blindAny.call(client, { nonce: chosen, prefix: chosen }), client.blind()]);
+    const seen = new Set<string>();
+    for (const s of states) {
+      assert.notDeepEqual(s.nonce, chosen);
+      assert.notDeepEqual(s.prefix, chosen);
+      seen.add(toHex(s.nonce)).add(toHex(s.prefix));
+    }
+    assert.equal(seen.size, 6, 'every nonce and prefix is fresh');
+    assert.equal(Object.hasOwn(TokenClient.prototype, 'prepare'), false);
+    // The test hook: the chosen values end up in the token.
+    const state = await client.blindWithChosenNonceForTests(chosen, new Uint8Array(32).fill(8));
     const t1 = await client.finalize(state, blindSign(main.privateKey, state.blindedMsg));
-    assert.deepEqual(t1.nonce, nonce);
-    assert.deepEqual(t1.prefix, p1.prefix);
-    await assert.rejects(client.blind({ ...p1, prefix: p2.prefix }), FormatError);
+    assert.deepEqual(t1.nonce, chosen);
+    assert.deepEqual(t1.prefix, new Uint8Array(32).fill(8));
+    await assert.rejects(client.blindWithChosenNonceForTests(chosen.subarray(1), chosen), FormatError);
   });
 
   test('finalize refuses a blind signature from another key or of the wrong size', async () => {
     const client = await TokenClient.create(main.spki, POLL);
-    const state = await client.blind();
+    // The other key can only sign blinded_msg < its own modulus (else BlindSign refuses the input,
+    // which made this test flaky): draw until that holds, as a wrong-key issuer's answer would.
+    const otherN = big(Buffer.from(other.privateKey.export({ format: 'jwk' }).n!, 'base64url').toString('hex'));
+    let state = await client.blind();
+    while (fromBytes(state.blindedMsg) >= otherN) state = await client.blind();
     await assert.rejects(client.finalize(state, blindSign(other.privateKey, state.blindedMsg)), TokenFinalizeError);
     const good = blindSign(main.privateKey, state.blindedMsg);
     const tampered = Uint8Array.from(good);
@@ -382,7 +422,7 @@ describe('token flow: prepare, blind, BlindSign (native), finalize, verify', () 
         async (pollId, nonce) => {
           const client = clients.get(pollId) ?? (await TokenClient.create(main.spki, pollId));
           clients.set(pollId, client);
-          const state = await client.blind(client.prepare(nonce));
+          const state = await client.blindWithChosenNonceForTests(nonce, new Uint8Array(32).fill(1));
           const t = await client.finalize(state, blindSign(main.privateKey, state.blindedMsg));
           assert.equal(await verifier.verify(pollId, t), true);
           assert.equal(await verifier.verify(pollId === POLL ? 'x' : POLL, t), false);
@@ -429,6 +469,58 @@ describe('token keys', () => {
     await assert.rejects(TokenVerifier.create(new Uint8Array(0)), FormatError);
     const ed = new Uint8Array(generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }));
     await assert.rejects(TokenVerifier.create(ed), FormatError);
+  });
+
+  test('only e = 65537 is accepted: e = 1 (forgeable), 3, even and huge exponents are refused everywhere', async () => {
+    const jwk = main.privateKey.export({ format: 'jwk' });
+    const withE = (e: bigint) =>
+      new Uint8Array(createPublicKey({ key: { kty: 'RSA', n: jwk.n!, e: b64u(e) }, format: 'jwk' }).export({ type: 'spki', format: 'der' }));
+    assert.equal(parseTokenKeySpki(withE(65537n)).modulusLength, 256);
+    for (const e of [1n, 3n, 65539n, 65538n, (1n << 64n) + 1n, (1n << 2008n) - 1n]) {
+      const spki = withE(e);
+      assert.throws(() => parseTokenKeySpki(spki), /RSA public exponent MUST be 65537/, `e = ${e}`);
+      await assert.rejects(TokenVerifier.create(spki), FormatError, `e = ${e}`);
+      await assert.rejects(TokenClient.create(spki, POLL), FormatError, `e = ${e}`);
+      await assert.rejects(TokenVerifier.fromPoll({ token_key: { spki } }), FormatError, `e = ${e}`);
+    }
+    // The reviewer's forgery: with e = 1, the PSS encoding itself is a valid "signature".
+    const e1 = withE(1n);
+    const nonce = new Uint8Array(32);
+    const prefix = new Uint8Array(32);
+    const em = pssEncode(concatBytes(prefix, tokenMessage(POLL, nonce)), 2047);
+    assert.equal(await nodePlatform.importRsaPssSha384PublicKey(e1, 48).then((k) => k.verify(concatBytes(prefix, tokenMessage(POLL, nonce)), em)), true);
+    await assert.rejects(verifyToken(e1, POLL, { nonce, prefix, sig: em }), /exponent MUST be 65537/);
+    // The issuer refuses such keys too (it would issue tokens nobody accepts).
+    const e3 = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).privateKey;
+    assert.throws(() => importTokenPrivateKey(new Uint8Array(e3.export({ type: 'pkcs8', format: 'der' }))), /exponent MUST be 65537/);
+  });
+
+  test('the SPKI is parsed exactly: trailing bytes, a partial top byte and DER variants are refused', async () => {
+    const trailing = concatBytes(main.spki, Uint8Array.of(0, 0, 0));
+    await assert.rejects(TokenVerifier.create(trailing), /trailing bytes after the SubjectPublicKeyInfo/);
+    await assert.rejects(TokenClient.create(trailing, POLL), FormatError);
+    // A 2049-bit modulus: the platforms would take it, but its signatures are not whole bytes of n.
+    const odd2049 = spkiWithModulus((1n << 2048n) + 1n);
+    await assert.rejects(TokenVerifier.create(odd2049), /whole number of bytes/);
+    await assert.rejects(TokenVerifier.create(spkiWithModulus((1n << 2048n) - 2n)), /modulus is even/);
+    // Rebuilt by hand, the key parses; each DER deviation is refused.
+    const modulus = Uint8Array.from(Buffer.from(main.privateKey.export({ format: 'jwk' }).n!, 'base64url'));
+    const n = tlv(0x02, concatBytes(Uint8Array.of(0), modulus));
+    const e = tlv(0x02, Uint8Array.of(1, 0, 1));
+    assert.deepEqual(rsaSpki(n, e), main.spki);
+    const variants: [string, Uint8Array, RegExp][] = [
+      ['long-form length of a short value', rsaSpki(n, tlv(0x02, Uint8Array.of(1, 0, 1), [0x81, 3])), /publicExponent: non-minimal length/],
+      ['leading zero on e', rsaSpki(n, tlv(0x02, Uint8Array.of(0, 1, 0, 1))), /publicExponent: non-minimal INTEGER/],
+      ['negative modulus', rsaSpki(tlv(0x02, modulus), e), /modulus: negative/],
+      ['a third INTEGER', rsaSpki(n, concatBytes(e, e)), /trailing bytes in the RSAPublicKey/],
+      ['unused bits', rsaSpki(n, e, 1), /0 unused bits/],
+    ];
+    for (const [what, spki, message] of variants) await assert.rejects(TokenVerifier.create(spki), message, what);
+    // Truncation anywhere never parses.
+    for (let cut = 0; cut < main.spki.length; cut += 7) assert.throws(() => parseTokenKeySpki(main.spki.subarray(0, cut)), FormatError);
+    // fromPoll takes the manifest's key.
+    const v = await TokenVerifier.fromPoll({ token_key: { spki: main.spki } });
+    assert.equal(await v.verify(POLL, token), true);
   });
 
   test('PKCS#8 export and import round-trip; the SPKI matches', () => {
@@ -483,10 +575,10 @@ describe('BlindSign (RFC 9474 §4.3) on native RSA', () => {
     const m = toBytes(n / 5n, 256);
     assert.throws(() => blindSign(corrupted, m), SigningFailureError);
     assert.throws(() => importTokenPrivateKey(exportTokenPrivateKey(corrupted)), SigningFailureError);
-    // A public exponent that does not match d: OpenSSL signs correctly for the true e, but the
-    // signature fails RSAVP1 under the key's own (wrong) public key.
+    // A public exponent that does not match d: the key is refused before signing, as every token
+    // key with e != 65537 is (otherwise RSAVP1 under the wrong e would catch it).
     const wrongE = createPrivateKey({ key: { ...jwk, e: 'Aw' }, format: 'jwk' });
-    assert.throws(() => blindSign(wrongE, m), SigningFailureError);
+    assert.throws(() => blindSign(wrongE, m), /TokenKeyError|exponent MUST be 65537/);
     assert.ok(blindSign(main.privateKey, m).length === 256);
   });
 });

@@ -9,9 +9,11 @@
  *   msg = "blindvote/token/v1" 0x00 poll_id 0x00 nonce
  *   prepare: prefix ← 32 random bytes, input = prefix || msg                    (§4.1)
  *   blind(pk, input) → blinded_msg, inv; SAVE the BlindingState                  (§4.2)
+ *     (`TokenClient.blind()` does both; nonce and prefix never come from outside)
  *                      ── blinded_msg ──▶ BlindSign(sk, blinded_msg) → blind_sig (§4.3)
  *   finalize(pk, input, blind_sig, inv) → sig   ◀── blind_sig ──                 (§4.4)
  *   token = {nonce, prefix, sig}; token id = SHA-256(prefix || msg)
+ *   … ballot cast, receipt verified → DELETE the BlindingState
  *
  * Threats and contracts:
  * - `inv` unblinds: whoever holds it together with the issuer's view links the voter to the
@@ -19,8 +21,9 @@
  *   persist it BEFORE sending blinded_msg: after a reload, re-sending the same blinded_msg gets
  *   the same blind signature, RFC 9474 signing being deterministic, and the saved inv finishes).
  * - The key MUST be the poll's key as published on its board (key consistency: a per-voter key
- *   would tag the voter). Keys under 2048 or over 8192 bits, and SPKIs whose algorithm is not
- *   rsaEncryption, are refused on every platform alike.
+ *   would tag the voter). One parser, `parseTokenKeySpki`, decides which keys exist, before any
+ *   platform sees them, so every platform accepts exactly the same keys: exact DER, rsaEncryption,
+ *   2048..8192 bits, e = 65537 (e = 1 would make every token forgeable).
  * - poll_id matches `[a-z0-9][a-z0-9-]{0,63}`, so it contains no 0x00 and the message encoding
  *   is injective: one (poll, nonce) pair, one message, and a token is bound to its poll.
  * - Malformed input (wrong lengths, bad poll id) throws FormatError at once; a well-formed token
@@ -28,7 +31,7 @@
  */
 import { BlindRSA, RSABSSA } from '@cloudflare/blindrsa-ts';
 import { randomBytes, sha256, importRsaPssSha384PublicKey } from '#platform';
-import type { RsaPssPublicKey } from '#platform';
+import type { RsaPssPublicKey } from './platform/types.ts';
 import { FormatError, abytes, concatBytes, equalBytes, fromBase64, toBase64, utf8 } from './bytes.ts';
 
 export const TOKEN_SUITE = 'RSABSSA-SHA384-PSS-Randomized';
@@ -39,6 +42,9 @@ export const PREFIX_LENGTH = 32;
 export const SALT_LENGTH = 48;
 export const MIN_MODULUS_BITS = 2048;
 export const MAX_MODULUS_BITS = 8192;
+/** RSASSA-PSS signature (= modulus) length bounds in bytes. */
+export const MIN_SIG_LENGTH = MIN_MODULUS_BITS / 8;
+export const MAX_SIG_LENGTH = MAX_MODULUS_BITS / 8;
 export const POLL_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 const DOMAIN = utf8('blindvote/token/v1');
@@ -74,44 +80,120 @@ export function tokenIdFor(pollId: string, token: TokenFields): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-// DER of AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL } (RFC 8017 Appendix C).
+// A token key is a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) of an RSA key (RFC 8017 A.1.1):
+//
+//   SubjectPublicKeyInfo ::= SEQUENCE {
+//     algorithm         AlgorithmIdentifier,   -- rsaEncryption, parameters NULL (exact bytes)
+//     subjectPublicKey  BIT STRING }           -- 0 unused bits, contents: RSAPublicKey
+//   RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+
+// AlgorithmIdentifier { rsaEncryption 1.2.840.113549.1.1.1, NULL } (RFC 8017 Appendix C): the one
+// form that WebCrypto, Node and blindrsa-ts all import alike (Node would also take id-RSASSA-PSS).
 const RSA_ENCRYPTION_ALG_ID = Uint8Array.of(
   0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
 );
+/** The one public exponent accepted, 65537, as a minimal DER INTEGER's content. */
+const E_65537 = Uint8Array.of(0x01, 0x00, 0x01);
+
+/** A parsed token key: what every platform agrees the key is. */
+export interface TokenKeyInfo {
+  /** n, big-endian, no leading zero byte: exactly `modulusLength` bytes. */
+  readonly modulus: Uint8Array;
+  readonly modulusBits: number;
+  /** modulus_len in bytes: the size of blinded_msg, blind_sig, inv and sig (RFC 9474 §4). */
+  readonly modulusLength: number;
+}
 
 /**
- * Checks the SPKI's AlgorithmIdentifier is rsaEncryption before any platform parses it: Node
- * would also accept id-RSASSA-PSS keys and browsers would not, and every platform MUST accept the
- * same keys.
+ * Reads one DER TLV of `tag` at `pos` that MUST end by `limit`: definite lengths in their minimal
+ * form only (X.690 §10.1), at most two length bytes (an 8192-bit key's SPKI is ~1.1 KB).
  */
-function checkRsaSpki(spki: Uint8Array): void {
-  abytes(spki, undefined, 'token key');
-  // SEQUENCE with a long-form length (1 or 2 length bytes), then the AlgorithmIdentifier.
-  let offset = -1;
-  if (spki[0] === 0x30 && spki[1] === 0x81) offset = 3;
-  if (spki[0] === 0x30 && spki[1] === 0x82) offset = 4;
-  const algId = offset < 0 ? undefined : spki.subarray(offset, offset + RSA_ENCRYPTION_ALG_ID.length);
-  if (algId === undefined || !equalBytes(algId, RSA_ENCRYPTION_ALG_ID)) {
-    throw new FormatError('token key: not a DER SubjectPublicKeyInfo with algorithm rsaEncryption');
+function derTlv(buf: Uint8Array, pos: number, limit: number, tag: number, fail: (why: string) => never): { start: number; end: number } {
+  if (pos >= limit || buf[pos] !== tag) fail(`expected tag 0x${tag.toString(16).padStart(2, '0')}`);
+  const l0 = pos + 1 < limit ? buf[pos + 1]! : fail('truncated');
+  let len: number;
+  let start: number;
+  if (l0 < 0x80) {
+    len = l0;
+    start = pos + 2;
+  } else if (l0 === 0x81 && pos + 2 < limit) {
+    len = buf[pos + 2]!;
+    if (len < 0x80) fail('non-minimal length');
+    start = pos + 3;
+  } else if (l0 === 0x82 && pos + 3 < limit) {
+    len = (buf[pos + 2]! << 8) | buf[pos + 3]!;
+    if (len < 0x100) fail('non-minimal length');
+    start = pos + 4;
+  } else {
+    return fail(l0 === 0x81 || l0 === 0x82 ? 'truncated' : 'unsupported length');
   }
+  if (start + len > limit) fail('truncated');
+  return { start, end: start + len };
 }
 
-function checkModulusBits(bits: number): void {
-  if (bits < MIN_MODULUS_BITS || bits > MAX_MODULUS_BITS) {
-    throw new FormatError(`token key: modulus of ${bits} bits, expected ${MIN_MODULUS_BITS}..${MAX_MODULUS_BITS}`);
+/** A positive, minimally encoded DER INTEGER → its magnitude (no leading zero byte). */
+function derPositiveInteger(buf: Uint8Array, pos: number, limit: number, fail: (why: string) => never): { value: Uint8Array; end: number } {
+  const { start, end } = derTlv(buf, pos, limit, 0x02, fail);
+  let v = buf.subarray(start, end);
+  if (v.length === 0) fail('empty INTEGER');
+  if (v[0]! & 0x80) fail('negative');
+  if (v[0] === 0) {
+    if (v.length === 1) fail('zero');
+    if (!(v[1]! & 0x80)) fail('non-minimal INTEGER');
+    v = v.subarray(1);
   }
+  return { value: v, end };
 }
 
-async function importVerifyKey(spki: Uint8Array): Promise<RsaPssPublicKey> {
-  checkRsaSpki(spki);
+/**
+ * The one parser of token keys (poll manifests, TokenVerifier, TokenClient, the issuer). Accepts
+ * exactly: a DER SubjectPublicKeyInfo with nothing after it, algorithm rsaEncryption with NULL
+ * parameters, a modulus of 2048..8192 bits that is odd and fills whole bytes (top bit set, as
+ * `generateTokenKey` makes them), and public exponent 65537. Anything else is a FormatError naming
+ * `path`. A fixed e refuses e = 1 (every signature forgeable), even e (not a permutation: tokens
+ * could not be finalized) and huge e (slow verification), on every platform alike.
+ */
+export function parseTokenKeySpki(input: unknown, path = 'token key'): TokenKeyInfo {
+  const spki = abytes(input, undefined, path);
+  const at = (what: string) => (why: string): never => {
+    throw new FormatError(`${path}: not a DER RSA SubjectPublicKeyInfo (${what}: ${why})`);
+  };
+  const outer = derTlv(spki, 0, spki.length, 0x30, at('SubjectPublicKeyInfo'));
+  if (outer.end !== spki.length) throw new FormatError(`${path}: trailing bytes after the SubjectPublicKeyInfo`);
+  const algEnd = outer.start + RSA_ENCRYPTION_ALG_ID.length;
+  if (algEnd > outer.end || !equalBytes(spki.subarray(outer.start, algEnd), RSA_ENCRYPTION_ALG_ID)) {
+    throw new FormatError(`${path}: algorithm MUST be rsaEncryption with NULL parameters`);
+  }
+  const bits = derTlv(spki, algEnd, outer.end, 0x03, at('subjectPublicKey'));
+  if (bits.end !== outer.end) throw new FormatError(`${path}: trailing bytes in the SubjectPublicKeyInfo`);
+  if (bits.start === bits.end || spki[bits.start] !== 0) throw new FormatError(`${path}: subjectPublicKey MUST have 0 unused bits`);
+  const rsa = derTlv(spki, bits.start + 1, bits.end, 0x30, at('RSAPublicKey'));
+  if (rsa.end !== bits.end) throw new FormatError(`${path}: trailing bytes after the RSAPublicKey`);
+  const n = derPositiveInteger(spki, rsa.start, rsa.end, at('modulus'));
+  const e = derPositiveInteger(spki, n.end, rsa.end, at('publicExponent'));
+  if (e.end !== rsa.end) throw new FormatError(`${path}: trailing bytes in the RSAPublicKey`);
+  const modulusBits = n.value.length * 8 - (Math.clz32(n.value[0]!) - 24);
+  if (modulusBits < MIN_MODULUS_BITS || modulusBits > MAX_MODULUS_BITS) {
+    throw new FormatError(`${path}: RSA modulus of ${modulusBits} bits, expected ${MIN_MODULUS_BITS}..${MAX_MODULUS_BITS}`);
+  }
+  if (modulusBits % 8 !== 0) throw new FormatError(`${path}: RSA modulus of ${modulusBits} bits; its length MUST be a whole number of bytes`);
+  if (!(n.value[n.value.length - 1]! & 1)) throw new FormatError(`${path}: RSA modulus is even`);
+  if (!equalBytes(e.value, E_65537)) throw new FormatError(`${path}: RSA public exponent MUST be 65537`);
+  return { modulus: n.value.slice(), modulusBits, modulusLength: n.value.length };
+}
+
+async function importVerifyKey(spki: Uint8Array): Promise<{ info: TokenKeyInfo; key: RsaPssPublicKey }> {
+  const info = parseTokenKeySpki(spki);
   let key: RsaPssPublicKey;
   try {
     key = await importRsaPssSha384PublicKey(spki, SALT_LENGTH);
   } catch (cause) {
     throw new FormatError('token key: not a valid RSA SubjectPublicKeyInfo', { cause });
   }
-  checkModulusBits(key.modulusBits);
-  return key;
+  if (key.modulusBits !== info.modulusBits) {
+    throw new FormatError(`token key: the platform reads a ${key.modulusBits}-bit modulus, the SPKI has ${info.modulusBits} bits`);
+  }
+  return { info, key };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,7 +212,6 @@ export interface TokenJSON {
   sig: string;
 }
 
-const MAX_SIG_LENGTH = MAX_MODULUS_BITS / 8;
 
 /**
  * struct { opaque nonce[32]; opaque prefix[32]; opaque sig[modulus_len]; } as JSON base64.
@@ -146,8 +227,8 @@ export class Token implements TokenFields {
     this.nonce = abytes(fields.nonce, NONCE_LENGTH, 'token.nonce');
     this.prefix = abytes(fields.prefix, PREFIX_LENGTH, 'token.prefix');
     this.sig = abytes(fields.sig, undefined, 'token.sig');
-    if (this.sig.length < MIN_MODULUS_BITS / 8 || this.sig.length > MAX_SIG_LENGTH) {
-      throw new FormatError(`token.sig: ${this.sig.length} bytes, expected ${MIN_MODULUS_BITS / 8}..${MAX_SIG_LENGTH}`);
+    if (this.sig.length < MIN_SIG_LENGTH || this.sig.length > MAX_SIG_LENGTH) {
+      throw new FormatError(`token.sig: ${this.sig.length} bytes, expected ${MIN_SIG_LENGTH}..${MAX_SIG_LENGTH}`);
     }
   }
 
@@ -174,8 +255,11 @@ export interface BlindingStateJSON {
 
 /**
  * What a client MUST keep between Blind and Finalize (RFC 9474 §4.2 outputs plus the prepared
- * message's parts). Secret: `inv` links blinded_msg to the final token. JSON keys are the field
- * names, values base64.
+ * message's parts). Secret: `inv` links blinded_msg (which the issuer saw with the voter's
+ * identity) to the final token (which the board publishes). It MUST stay on the voter's device
+ * and MUST be deleted, with every persisted copy, once the ballot's receipt has been verified:
+ * from then on it is only a way to de-anonymise the ballot. JSON keys are the field names,
+ * values base64.
  */
 export class BlindingState {
   readonly nonce: Uint8Array;
@@ -187,7 +271,7 @@ export class BlindingState {
     this.nonce = abytes(fields.nonce, NONCE_LENGTH, 'blinding.nonce');
     this.prefix = abytes(fields.prefix, PREFIX_LENGTH, 'blinding.prefix');
     this.blindedMsg = abytes(fields.blindedMsg, undefined, 'blinding.blindedMsg');
-    if (this.blindedMsg.length < MIN_MODULUS_BITS / 8 || this.blindedMsg.length > MAX_SIG_LENGTH) {
+    if (this.blindedMsg.length < MIN_SIG_LENGTH || this.blindedMsg.length > MAX_SIG_LENGTH) {
       throw new FormatError(`blinding.blindedMsg: ${this.blindedMsg.length} bytes, not a supported modulus length`);
     }
     this.inv = abytes(fields.inv, this.blindedMsg.length, 'blinding.inv');
@@ -216,13 +300,6 @@ export class BlindingState {
 function asRecord(json: unknown, what: string): Record<string, unknown> {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(`${what}: expected an object`);
   return json as Record<string, unknown>;
-}
-
-/** Prepare's output (RFC 9474 §4.1): the input to Blind is `prefix || tokenMessage(poll, nonce)`. */
-export interface PreparedToken {
-  readonly nonce: Uint8Array;
-  readonly prefix: Uint8Array;
-  readonly input: Uint8Array;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,19 +341,28 @@ export class TokenClient {
     return new TokenClient(pollId, cryptoKey, verifier);
   }
 
-  /** RFC 9474 §4.1 Prepare for the Randomized suite; `nonce` defaults to 32 fresh random bytes. */
-  prepare(nonce: Uint8Array = randomBytes(NONCE_LENGTH)): PreparedToken {
-    const msg = tokenMessage(this.pollId, nonce);
-    const prefix = randomBytes(PREFIX_LENGTH);
-    return { nonce: Uint8Array.from(nonce), prefix, input: concatBytes(prefix, msg) };
+  /**
+   * RFC 9474 §4.1 Prepare (Randomized suite) and §4.2 Blind, for a fresh token: nonce and prefix
+   * are drawn here from the platform CSPRNG, never taken from a caller (a chosen nonce or prefix
+   * could be remembered by whoever chose it and link the token to the voter). Persist the result
+   * (`toJSON()`) BEFORE sending `blindedMsg`.
+   */
+  async blind(): Promise<BlindingState> {
+    return this.#blind(randomBytes(NONCE_LENGTH), randomBytes(PREFIX_LENGTH));
   }
 
-  /** RFC 9474 §4.2 Blind. Persist the result (`toJSON()`) BEFORE sending `blindedMsg`. */
-  async blind(prepared: PreparedToken = this.prepare()): Promise<BlindingState> {
-    const input = concatBytes(abytes(prepared.prefix, PREFIX_LENGTH, 'prefix'), tokenMessage(this.pollId, prepared.nonce));
-    if (!equalBytes(input, abytes(prepared.input, undefined, 'input'))) throw new FormatError('input: is not prefix || msg');
+  /**
+   * TEST HOOK, not for production: `blind()` with a chosen nonce and prefix, for known-answer and
+   * property tests. Production code MUST call `blind()`.
+   */
+  async blindWithChosenNonceForTests(nonce: Uint8Array, prefix: Uint8Array): Promise<BlindingState> {
+    return this.#blind(Uint8Array.from(abytes(nonce, NONCE_LENGTH, 'nonce')), Uint8Array.from(abytes(prefix, PREFIX_LENGTH, 'prefix')));
+  }
+
+  async #blind(nonce: Uint8Array, prefix: Uint8Array): Promise<BlindingState> {
+    const input = concatBytes(prefix, tokenMessage(this.pollId, nonce));
     const { blindedMsg, inv } = await this.#suite.blind(this.#cryptoKey, input);
-    return new BlindingState({ nonce: prepared.nonce, prefix: prepared.prefix, inv, blindedMsg });
+    return new BlindingState({ nonce, prefix, inv, blindedMsg });
   }
 
   /**
@@ -308,13 +394,22 @@ export class TokenVerifier {
   readonly modulusLength: number;
   readonly #key: RsaPssPublicKey;
 
-  private constructor(key: RsaPssPublicKey) {
-    this.#key = key;
-    this.modulusLength = Math.ceil(key.modulusBits / 8);
+  private constructor(imported: { info: TokenKeyInfo; key: RsaPssPublicKey }) {
+    this.#key = imported.key;
+    this.modulusLength = imported.info.modulusLength;
   }
 
+  /** `publicKeySpki`: DER SubjectPublicKeyInfo, as `parseTokenKeySpki` accepts it. */
   static async create(publicKeySpki: Uint8Array): Promise<TokenVerifier> {
     return new TokenVerifier(await importVerifyKey(publicKeySpki));
+  }
+
+  /** The verifier of a poll manifest's `token_key` (an `entries.ts` Poll, or anything shaped so). */
+  static async fromPoll(poll: { readonly token_key: { readonly spki: Uint8Array } }): Promise<TokenVerifier> {
+    if (typeof poll !== 'object' || poll === null || typeof poll.token_key !== 'object' || poll.token_key === null) {
+      throw new FormatError('TokenVerifier.fromPoll: expected a poll manifest');
+    }
+    return TokenVerifier.create(poll.token_key.spki);
   }
 
   /**
