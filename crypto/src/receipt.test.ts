@@ -5,33 +5,32 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { FormatError, fromHex, toBase64 } from './bytes.ts';
+import { FormatError, toBase64 } from './bytes.ts';
+import { generateTokenKey, blindSign } from './blindsign-node.ts';
 import { Checkpoint, signCheckpoint } from './checkpoint.ts';
 import { Ballot, Close, Poll } from './entries.ts';
 import type { BallotFields, PollFields } from './entries.ts';
 import { CompactRange, inclusionProof, leafHash } from './merkle.ts';
-import { NoteSigner, formatSignerKey } from './note.ts';
-import { Receipt, boardOrigin, receiptValid, verifyReceipt } from './receipt.ts';
+import { NoteSigner, formatSignerKey, parseNote, signNote } from './note.ts';
+import { MAX_RECEIPT_SIZE, Receipt, boardOrigin, receiptValid, verifyReceipt } from './receipt.ts';
 import type { ReceiptCheckName, ReceiptFields, ReceiptJSON } from './receipt.ts';
+import { TokenClient, TokenVerifier } from './token.ts';
+import type { Token } from './token.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A small board: [poll, ballot × k, close]
 
-const RFC9474 = JSON.parse(
-  readFileSync(new URL('../../test-vectors/rfc9474/rfc9474.json', import.meta.url), 'utf8'),
-) as { vectors: { n: string; e: string }[] };
+// A real poll key and real tokens: a receipt is only valid if its ballot's token verifies.
+const KEYS = await generateTokenKey();
+const SPKI = KEYS.spki;
+const SIG_LENGTH = 256;
 
-function tlv(tag: number, content: readonly number[]): number[] {
-  const n = content.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
-  return [tag, ...len, ...content];
+async function issueToken(pollId: string): Promise<Token> {
+  const client = await TokenClient.create(SPKI, pollId);
+  const state = await client.blind();
+  return client.finalize(state, blindSign(KEYS.privateKey, state.blindedMsg));
 }
-const int = (b: Uint8Array) => tlv(0x02, b[0]! & 0x80 ? [0, ...b] : [...b]);
-const RSA_ALG = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
-const KEY = RFC9474.vectors[0]!;
-const SPKI = Uint8Array.from(tlv(0x30, [...RSA_ALG, ...tlv(0x03, [0, ...tlv(0x30, [...int(fromHex(KEY.n)), ...int(fromHex(KEY.e))])])]));
 
 const HOST = 'vote.example';
 const POLL_ID = 'budget-2025';
@@ -62,10 +61,14 @@ const POLL_FIELDS: PollFields = {
 };
 const POLL = new Poll(POLL_FIELDS);
 
-function ballotNo(i: number, choice: string[] = [['bikes'], ['library'], ['bikes', 'park']][i % 3]!): Ballot {
+/** Real tokens for ballots 0..69 (the most any test below needs), issued once. */
+const TOKENS = await Promise.all(Array.from({ length: 70 }, () => issueToken(POLL_ID)));
+
+/** Ballot `i` with its own real token; `token: 'forged'` gives a well-formed, invalid signature. */
+function ballotNo(i: number, choice: string[] = [['bikes'], ['library'], ['bikes', 'park']][i % 3]!, token: Token | 'forged' = TOKENS[i]!): Ballot {
   const fields: BallotFields = {
     poll_id: POLL_ID,
-    token: { nonce: new Uint8Array(32).fill(i), prefix: new Uint8Array(32).fill(i + 1), sig: new Uint8Array(512).fill(i + 2) },
+    token: token === 'forged' ? { nonce: new Uint8Array(32).fill(i), prefix: new Uint8Array(32).fill(i + 1), sig: new Uint8Array(SIG_LENGTH).fill(i + 2) } : token,
     choice,
   };
   return new Ballot(fields);
@@ -117,8 +120,8 @@ function atIndex(index: number, ballot: Ballot): Partial<ReceiptFields> {
 
 const ALL_CHECKS: ReceiptCheckName[] = ['board-key', 'board-url', 'leaf-hash', 'checkpoint-signature', 'checkpoint-origin', 'leaf-index', 'inclusion-proof'];
 
-function failing(fields: ReceiptFields, trust: string | Poll = SIGNER.verifierKey): string[] {
-  return verifyReceipt(new Receipt(fields), trust)
+async function failing(fields: ReceiptFields, trust: string | Poll = SIGNER.verifierKey): Promise<string[]> {
+  return (await verifyReceipt(new Receipt(fields), trust))
     .filter((c) => !c.ok)
     .map((c) => c.check);
 }
@@ -126,22 +129,23 @@ function failing(fields: ReceiptFields, trust: string | Poll = SIGNER.verifierKe
 // ---------------------------------------------------------------------------------------------
 // Verification
 
-test('a genuine receipt passes every check, each reported', () => {
-  const checks = verifyReceipt(new Receipt(GOOD), SIGNER.verifierKey);
+test('a genuine receipt passes every check, each reported', async () => {
+  const checks = await verifyReceipt(new Receipt(GOOD), SIGNER.verifierKey);
   assert.deepEqual(checks.map((c) => c.check), ALL_CHECKS);
   assert.ok(receiptValid(checks), JSON.stringify(checks, null, 1));
   assert.match(checks.find((c) => c.check === 'checkpoint-signature')!.detail, /signed by vote\.example\/poll\/budget-2025\+[0-9a-f]{8}/);
   assert.equal(checks.find((c) => c.check === 'leaf-index')!.detail, `3 of ${ENTRIES.length}`);
 });
 
-test('against the poll manifest, the ballot is also checked against the options', () => {
-  const checks = verifyReceipt(new Receipt(GOOD), POLL);
-  assert.deepEqual(checks.map((c) => c.check), ['board-key', 'ballot', ...ALL_CHECKS.slice(1)]);
-  assert.ok(receiptValid(checks));
-  const strange = verifyReceipt(new Receipt({ ...GOOD, ...atIndex(ENTRIES.length - 1, STRANGE) }), POLL);
+test('against the poll manifest, the ballot is also checked against the options and its token verified', async () => {
+  const checks = await verifyReceipt(new Receipt(GOOD), POLL);
+  assert.deepEqual(checks.map((c) => c.check), ['board-key', 'ballot', 'token-signature', ...ALL_CHECKS.slice(1)]);
+  assert.ok(receiptValid(checks), JSON.stringify(checks, null, 1));
+  assert.match(checks.find((c) => c.check === 'token-signature')!.detail, /^token [0-9a-f]{64} verifies under the poll's token key$/);
+  const strange = await verifyReceipt(new Receipt({ ...GOOD, ...atIndex(ENTRIES.length - 1, STRANGE) }), POLL);
   assert.deepEqual(strange.filter((c) => !c.ok).map((c) => [c.check, c.detail]), [['ballot', 'receipt.ballot.choice[0]: unknown option id "zoo"']]);
   const other = new Poll({ ...POLL_FIELDS, poll_id: 'other-poll' });
-  assert.match(verifyReceipt(new Receipt(GOOD), other).find((c) => c.check === 'ballot')!.detail, /receipt is for poll "budget-2025"/);
+  assert.match((await verifyReceipt(new Receipt(GOOD), other)).find((c) => c.check === 'ballot')!.detail, /receipt is for poll "budget-2025"/);
 });
 
 const flip = (b: Uint8Array, i = 0) => {
@@ -151,7 +155,7 @@ const flip = (b: Uint8Array, i = 0) => {
 };
 
 const TAMPERED: [string, () => ReceiptFields, string[], (string | Poll)?][] = [
-  ['another ballot in place of the one cast', () => ({ ...GOOD, ballot: ballotNo(99) }), ['leaf-hash']],
+  ['another ballot in place of the one cast', () => ({ ...GOOD, ballot: ballotNo(60) }), ['leaf-hash']],
   ['the choice changed', () => ({ ...GOOD, ballot: ballotNo(INDEX - 1, ['park']) }), ['leaf-hash']],
   ['the leaf hash changed', () => ({ ...GOOD, leaf_hash: flip(GOOD.leaf_hash) }), ['leaf-hash', 'inclusion-proof']],
   ['the leaf index moved by one', () => ({ ...GOOD, leaf_index: INDEX + 1 }), ['inclusion-proof']],
@@ -179,30 +183,52 @@ const TAMPERED: [string, () => ReceiptFields, string[], (string | Poll)?][] = [
 ];
 
 for (const [name, make, expected, trust] of TAMPERED) {
-  test(`tampering detected: ${name} → ${expected.join(', ')}`, () => {
-    assert.deepEqual(failing(make(), trust), expected);
+  test(`tampering detected: ${name} → ${expected.join(', ')}`, async () => {
+    assert.deepEqual(await failing(make(), trust), expected);
   });
 }
 
-test('failure details say what is wrong', () => {
-  const checks = verifyReceipt(new Receipt({ ...GOOD, ballot: ballotNo(99), leaf_index: 0 }), 'not-a-key');
+test('a ballot whose token does not verify is reported by token-signature, whatever else holds', async () => {
+  // On the board and correctly proven, but with a forged token: inclusion alone is not validity.
+  const forged = ballotNo(INDEX - 1, undefined, 'forged');
+  const board = buildBoard([POLL.serialize(), forged.serialize()]);
+  const fields = await receiptFor(board, 1, forged);
+  assert.deepEqual(await failing(fields, POLL), ['token-signature']);
+  const verifier = await TokenVerifier.fromPoll(POLL);
+  const checks = await verifyReceipt(new Receipt(fields), SIGNER.verifierKey, verifier);
+  assert.deepEqual(checks.filter((c) => !c.ok).map((c) => [c.check, c.detail]), [['token-signature', "the token's signature does not verify under the poll's token key"]]);
+  // With only the board key, the token is not checked (and not reported): inclusion only.
+  assert.ok(!(await verifyReceipt(new Receipt(fields), SIGNER.verifierKey)).some((c) => c.check === 'token-signature'));
+  // A real token of another poll, or under another poll key, does not verify either.
+  const elsewhere = ballotNo(INDEX - 1, undefined, await issueToken('other-poll'));
+  const b2 = buildBoard([POLL.serialize(), elsewhere.serialize()]);
+  assert.deepEqual(await failing(await receiptFor(b2, 1, elsewhere), POLL), ['token-signature']);
+  const otherKey = await TokenVerifier.create((await generateTokenKey()).spki);
+  assert.deepEqual(
+    (await verifyReceipt(new Receipt(GOOD), SIGNER.verifierKey, otherKey)).filter((c) => !c.ok).map((c) => c.check),
+    ['token-signature'],
+  );
+});
+
+test('failure details say what is wrong', async () => {
+  const checks = await verifyReceipt(new Receipt({ ...GOOD, ballot: ballotNo(60), leaf_index: 0 }), 'not-a-key');
   const detail = Object.fromEntries(checks.map((c) => [c.check, c.detail]));
   assert.match(detail['board-key']!, /^not a C2SP verifier key: verifier key: expected <name>\+<key ID>\+<key>/);
   assert.equal(detail['checkpoint-signature'], 'not checked: no usable board key');
   assert.match(detail['leaf-hash']!, /^the ballot hashes to [0-9a-f]{64}, the receipt says [0-9a-f]{64}$/);
   assert.equal(detail['leaf-index'], 'leaf 0 is the poll manifest, never a ballot');
   assert.match(detail['inclusion-proof']!, /does not lead to the given root|hashes, want exactly/);
-  const wrongKey = verifyReceipt(new Receipt(GOOD), OTHER_SIGNER.verifierKey);
+  const wrongKey = await verifyReceipt(new Receipt(GOOD), OTHER_SIGNER.verifierKey);
   assert.match(wrongKey.find((c) => c.check === 'checkpoint-signature')!.detail, /no verifiable signatures/);
-  const replay = verifyReceipt(new Receipt({ ...GOOD, checkpoint: buildBoard(ENTRIES, SIGNER, `${HOST}/poll/other`).checkpoint }), SIGNER.verifierKey);
+  const replay = await verifyReceipt(new Receipt({ ...GOOD, checkpoint: buildBoard(ENTRIES, SIGNER, `${HOST}/poll/other`).checkpoint }), SIGNER.verifierKey);
   assert.equal(replay.find((c) => c.check === 'checkpoint-origin')!.detail, 'checkpoint origin "vote.example/poll/other", the board URL gives "vote.example/poll/budget-2025"');
 });
 
-test('a checkpoint cosigned by a witness still verifies under the board key', () => {
+test('a checkpoint cosigned by a witness still verifies under the board key', async () => {
   const cp = new Checkpoint({ origin: ORIGIN, size: BOARD_LOG.size, root: BOARD_LOG.root });
   const witness = new NoteSigner(formatSignerKey('witness.example', new Uint8Array(32).fill(9)));
   const note = signCheckpoint(cp, [witness, SIGNER]);
-  assert.ok(receiptValid(verifyReceipt(new Receipt({ ...GOOD, checkpoint: note }), SIGNER.verifierKey)));
+  assert.ok(receiptValid(await verifyReceipt(new Receipt({ ...GOOD, checkpoint: note }), SIGNER.verifierKey)));
 });
 
 test('property: every ballot of boards of 2..70 entries gets a valid receipt; a tampered proof byte is caught', async () => {
@@ -213,11 +239,11 @@ test('property: every ballot of boards of 2..70 entries gets a valid receipt; a 
       const i = 1 + (pick % ballots);
       const fields = await receiptFor(board, i, bs[i - 1]!);
       const receipt = Receipt.parse(JSON.stringify(new Receipt(fields), null, 2));
-      assert.ok(receiptValid(verifyReceipt(receipt, POLL)));
+      assert.ok(receiptValid(await verifyReceipt(receipt, POLL)));
       const proof = fields.inclusion_proof;
       const k = byte % (proof.length * 32);
       const bad = proof.map((h, j) => (j === Math.floor(k / 32) ? flip(h, k % 32) : h));
-      assert.deepEqual(failing({ ...fields, inclusion_proof: bad }), ['inclusion-proof']);
+      assert.deepEqual(await failing({ ...fields, inclusion_proof: bad }), ['inclusion-proof']);
     }),
     { numRuns: 60 },
   );
@@ -292,7 +318,32 @@ test('boardOrigin: the board URL without its scheme', () => {
   assert.throws(() => boardOrigin('https://vote.example:443/poll/x'), /not in normalized form/);
 });
 
-test('verifyReceipt refuses non-receipts and unusable trust arguments loudly', () => {
-  assert.throws(() => verifyReceipt(GOOD as unknown as Receipt, SIGNER.verifierKey), /expected a Receipt/);
-  assert.throws(() => verifyReceipt(new Receipt(GOOD), 42 as unknown as string), /trust must be/);
+test('verifyReceipt refuses non-receipts and unusable trust arguments loudly', async () => {
+  await assert.rejects(verifyReceipt(GOOD as unknown as Receipt, SIGNER.verifierKey), /expected a Receipt/);
+  await assert.rejects(verifyReceipt(new Receipt(GOOD), 42 as unknown as string), /trust must be/);
+  await assert.rejects(verifyReceipt(new Receipt(GOOD), POLL, SPKI as unknown as TokenVerifier), /tokens must be a TokenVerifier/);
+});
+
+test('sizes are capped before parsing: receipts at 64 KiB, their checkpoint note at 16 KiB', () => {
+  const text = JSON.stringify(GOOD_JSON);
+  /** `text` padded with spaces to exactly `n` UTF-8 bytes (the note's em dashes are 3 bytes each). */
+  const padded = (n: number) => text.replace('{', `{${' '.repeat(n - new TextEncoder().encode(text).length)}`);
+  assert.equal(Receipt.parse(padded(MAX_RECEIPT_SIZE)).leaf_index, INDEX);
+  assert.throws(() => Receipt.parse(padded(MAX_RECEIPT_SIZE + 1)), /^FormatError: receipt: 65537 bytes, at most 65536 accepted$/);
+  assert.throws(() => Receipt.parse(' '.repeat(70_000)), /^FormatError: receipt: at least 70000 bytes, at most 65536 accepted$/);
+  assert.throws(() => Receipt.parse(new TextEncoder().encode(padded(MAX_RECEIPT_SIZE + 1))), /receipt: 65537 bytes, at most 65536 accepted/);
+  // 2-byte UTF-8 characters: under the cap in UTF-16 units, over it in bytes.
+  const wide = text.replace('{', `{"x":"${'é'.repeat(33_000)}",`);
+  assert.ok(wide.length < MAX_RECEIPT_SIZE);
+  assert.throws(() => Receipt.parse(wide), /receipt: 6\d{4} bytes, at most 65536 accepted/);
+  // A checkpoint inflated with extension lines (the reviewer's 20 MB note) is refused by size.
+  const [body, sigs] = GOOD.checkpoint.split('\n\n') as [string, string];
+  const huge = `${body}${'e\n'.repeat(10_000_000)}\n${sigs}`;
+  const started = performance.now();
+  assert.throws(() => new Receipt({ ...GOOD, checkpoint: huge }), /receipt\.checkpoint: note: at least 2\d{7} bytes, at most 16384 accepted/);
+  assert.throws(() => parseNote(huge), /note: at least/);
+  assert.ok(performance.now() - started < 100, 'refused before any parsing');
+  const big = `${body}${'e\n'.repeat(8200)}\n${sigs}`;
+  assert.throws(() => parseNote(new TextEncoder().encode(big)), /note: \d+ bytes, at most 16384 accepted/);
+  assert.throws(() => signNote(`${body}${'e\n'.repeat(8200)}`, [SIGNER]), /signNote: at least \d+ bytes, at most 16384/);
 });

@@ -11,11 +11,14 @@
  * signed note (`checkpoint.ts`, `note.ts`), and the ballot entry (`entries.ts`).
  *
  * Flow: the ballot box returns a receipt once the ballot is durable (DESIGN.md promise 3); the
- * voter's browser and `blindvote-verify receipt` call `verifyReceipt(receipt, boardKey or poll)`.
+ * voter's browser and `blindvote-verify receipt` call `verifyReceipt(receipt, poll)` (or with the
+ * bare board key, which leaves the token unchecked).
  * Later the voter checks that the board's newer checkpoints are consistent with this one
  * (promise 4), which is not this module's job.
  *
  * Threats and checks (all run; each failure is reported, Belenios style, never only the first):
+ *   - A ballot the tally will not count: its token MUST verify under the poll's token key
+ *     (`token-signature`, checked when the manifest or a TokenVerifier is given).
  *   - A receipt for a different ballot than the one cast: the ballot's canonical entry bytes MUST
  *     hash (RFC 9162 leaf hash) to leaf_hash (`leaf-hash`).
  *   - A forged tree head: the checkpoint MUST verify under the board key from the poll manifest
@@ -31,19 +34,26 @@
  *   the receipt is valid only if every check is ok (`receiptValid`).
  *
  * Parsing is strict JSON (duplicate keys, deep nesting, lone surrogates rejected) but not
- * canonical: receipts are documents people store and paste. Unknown fields are rejected.
+ * canonical: receipts are documents people store and paste. Unknown fields are rejected. Size is
+ * capped before parsing (MAX_RECEIPT_SIZE, and MAX_NOTE_SIZE for the checkpoint).
  */
-import { FormatError, abytes, equalBytes, fromBase64, fromUtf8, toBase64, toHex } from './bytes.ts';
+import { FormatError, abytes, equalBytes, fromBase64, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
 import { Checkpoint, openCheckpoint } from './checkpoint.ts';
 import { Ballot, Poll, checkPollIdAt } from './entries.ts';
 import type { BallotJSON } from './entries.ts';
 import { canonicalBytes, jsonPath, parseJsonStrict } from './jcs.ts';
 import { HASH_SIZE, leafHash, verifyInclusion } from './merkle.ts';
 import { VerifierKey, parseNote } from './note.ts';
+import { TokenVerifier } from './token.ts';
 
 export const RECEIPT_VERSION = 1;
 /** A tree of at most 2^53 − 1 leaves has inclusion proofs of at most 53 hashes. */
 export const MAX_PROOF_LENGTH = 53;
+/**
+ * Largest receipt `parse` reads (UTF-8 bytes), checked before parsing: a ballot entry (≤ 64 KiB
+ * but ~1.5 KiB in practice), a checkpoint note (≤ 16 KiB) and 53 proof hashes fit easily.
+ */
+export const MAX_RECEIPT_SIZE = 64 * 1024;
 
 export interface ReceiptFields {
   readonly poll_id: string;
@@ -191,9 +201,16 @@ export class Receipt implements ReceiptFields {
   /** Strict JSON (text or UTF-8 bytes), any whitespace and key order. */
   static parse(input: string | Uint8Array, path = 'receipt'): Receipt {
     let text: string;
-    if (typeof input === 'string') text = input;
-    else if (input instanceof Uint8Array) text = fromUtf8(input, path);
-    else throw new FormatError(`${path}: expected JSON text or bytes`);
+    const tooBig = (size: string) => new FormatError(`${path}: ${size} bytes, at most ${MAX_RECEIPT_SIZE} accepted`);
+    if (typeof input === 'string') {
+      if (input.length > MAX_RECEIPT_SIZE) throw tooBig(`at least ${input.length}`);
+      const n = utf8(input).length;
+      if (n > MAX_RECEIPT_SIZE) throw tooBig(String(n));
+      text = input;
+    } else if (input instanceof Uint8Array) {
+      if (input.length > MAX_RECEIPT_SIZE) throw tooBig(String(input.length));
+      text = fromUtf8(input, path);
+    } else throw new FormatError(`${path}: expected JSON text or bytes`);
     return Receipt.fromJSON(parseJsonStrict(text, path), path);
   }
 
@@ -214,6 +231,7 @@ export class Receipt implements ReceiptFields {
 export type ReceiptCheckName =
   | 'board-key'
   | 'ballot'
+  | 'token-signature'
   | 'board-url'
   | 'leaf-hash'
   | 'checkpoint-signature'
@@ -234,12 +252,21 @@ function message(err: unknown): string {
 /**
  * Verifies a receipt against the board's verifier key (the poll manifest's `board_key`), or
  * against the manifest itself, which adds the `ballot` check (poll, choice and signature length
- * per `Poll.checkBallot`; the token signature itself is `TokenVerifier`'s job). Returns every
- * check in a fixed order; the receipt is valid iff all are ok (`receiptValid`). Never throws on a
- * bad receipt; throws FormatError only if `trust` is not a key string, VerifierKey or Poll.
+ * per `Poll.checkBallot`) and the `token-signature` check (RFC 9474 token under the manifest's
+ * `token_key`). A `TokenVerifier` for the poll's key may be passed to get `token-signature` with a
+ * bare key too, or to reuse an imported key. Without either, the receipt proves only that the
+ * ballot is on the board, not that it carries a valid token (so that the tally will count it).
+ * Returns every check in a fixed order; the receipt is valid iff all are ok (`receiptValid`).
+ * Never rejects on a bad receipt; throws FormatError only if `trust` is not a key string,
+ * VerifierKey or Poll, or `tokens` is not a TokenVerifier.
  */
-export function verifyReceipt(receipt: Receipt, trust: string | VerifierKey | Poll): ReceiptCheck[] {
+export async function verifyReceipt(
+  receipt: Receipt,
+  trust: string | VerifierKey | Poll,
+  tokens?: TokenVerifier,
+): Promise<ReceiptCheck[]> {
   if (!(receipt instanceof Receipt)) throw new FormatError('verifyReceipt: expected a Receipt (use Receipt.parse)');
+  if (tokens !== undefined && !(tokens instanceof TokenVerifier)) throw new FormatError('verifyReceipt: tokens must be a TokenVerifier');
   const checks: ReceiptCheck[] = [];
   const add = (check: ReceiptCheckName, ok: boolean, detail: string) => checks.push({ check, ok, detail });
 
@@ -264,6 +291,16 @@ export function verifyReceipt(receipt: Receipt, trust: string | VerifierKey | Po
       add('ballot', true, `valid for poll "${trust.poll_id}": ${receipt.ballot.choice.join(', ')}`);
     } catch (err) {
       add('ballot', false, message(err));
+    }
+  }
+
+  if (tokens !== undefined || trust instanceof Poll) {
+    try {
+      const verifier = tokens ?? (await TokenVerifier.fromPoll(trust as Poll));
+      const ok = await verifier.verify(receipt.poll_id, receipt.ballot.token);
+      add('token-signature', ok, ok ? `token ${toHex(receipt.ballot.tokenId())} verifies under the poll's token key` : "the token's signature does not verify under the poll's token key");
+    } catch (err) {
+      add('token-signature', false, message(err));
     }
   }
 

@@ -272,6 +272,8 @@ test('property: parseCanonicalJson accepts only the canonical text of what it re
     jsonValue.map((v) => JSON.stringify(v)),
     fc.string({ unit: 'binary', maxLength: 40 }),
   );
+  let accepted = 0;
+  let rejected = 0;
   fc.assert(
     fc.property(text, (t) => {
       let value: unknown;
@@ -279,26 +281,47 @@ test('property: parseCanonicalJson accepts only the canonical text of what it re
         value = parseCanonicalJson(bytes(t));
       } catch (err) {
         assert.ok(err instanceof FormatError, String(err));
+        rejected++;
         return;
       }
+      accepted++;
       assert.equal(canonicalJson(value), t);
     }),
     { numRuns: 500 },
   );
+  // Both branches MUST be exercised, or the property proved nothing (JSON.stringify of scalars,
+  // empty containers and sorted one-key objects is canonical, pretty-printed containers are not).
+  assert.ok(accepted >= 25 && rejected >= 25, `accepted ${accepted}, rejected ${rejected}`);
 });
 
-test('property: random bytes are rejected with FormatError or are canonical JSON', () => {
+/** Bytes near JSON: random bytes, strings over JSON's alphabet, and canonical texts with one byte changed. */
+const nearJson = fc.oneof(
+  fc.uint8Array({ maxLength: 24 }),
+  fc.array(fc.constantFrom(...'{}[]",:-.0123456789eEtruefalsn \\u'), { maxLength: 16 }).map((cs) => bytes(cs.join(''))),
+  fc.tuple(jsonValue, fc.nat(), fc.nat(255)).map(([v, at, b]) => {
+    const out = canonicalBytes(v).slice();
+    out[at % out.length] = b;
+    return out;
+  }),
+);
+
+test('property: bytes near JSON are rejected with FormatError or are canonical JSON', () => {
+  let accepted = 0;
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 24 }), (b) => {
+    fc.property(nearJson, (b) => {
+      let v: unknown;
       try {
-        const v = parseCanonicalJson(b);
-        assert.deepEqual(canonicalBytes(v), b);
+        v = parseCanonicalJson(b);
       } catch (err) {
         assert.ok(err instanceof FormatError, String(err));
+        return;
       }
+      accepted++;
+      assert.deepEqual(canonicalBytes(v), b);
     }),
     { numRuns: 1000 },
   );
+  assert.ok(accepted >= 5, `only ${accepted} of 1000 inputs were accepted: the property tested almost nothing`);
 });
 
 test('property: duplicate keys are rejected at any depth, whatever the values', () => {
