@@ -216,6 +216,8 @@ interface TestLog {
   direct: NodeReader;
   /** Serves the tiles of the tree of `treeSize`, failing on a second fetch of a tile in `seen`. */
   fetchTile: (treeSize: number, seen: Set<string>) => TileFetcher;
+  /** The first `width` hashes of tile (level, index). */
+  tile: (level: number, index: number, width: number) => Uint8Array;
 }
 
 function buildLog(size: number): TestLog {
@@ -230,11 +232,14 @@ function buildLog(size: number): TestLog {
     seen.add(key);
     assert.equal(width, tileWidthAt(level, index, treeSize), `tile ${key} width for tree size ${treeSize}`);
     assert.ok(width > 0, 'no empty tile is ever fetched');
+    return tile(level, index, width);
+  };
+  const tile = (level: number, index: number, width: number): Uint8Array => {
     const hashes: Uint8Array[] = [];
     for (let j = 0; j < width; j++) hashes.push(node(level * TILE_HEIGHT, index * TILE_WIDTH + j));
     return concatBytes(...hashes);
   };
-  return { direct, fetchTile };
+  return { direct, fetchTile, tile };
 }
 
 const LOG_SIZE = 70000; // three tile levels, partial tiles on each (the spec's example)
@@ -272,6 +277,26 @@ test('tileNodeReader: every complete node of a small tree, in one call, each til
   }
 });
 
+test('tileNodeReader: a full tile served for a deleted partial one is read by its first `width` hashes', async () => {
+  // tlog-tiles lets a log delete partial tiles once the full tile exists; a client asking for
+  // `.p/<W>` then gets (or falls back to) the full tile, which starts with the same W hashes.
+  for (const n of [5, 300, 1000, 65537, LOG_SIZE]) {
+    const sizes = [1, Math.max(1, n >> 1), n - 1].filter((m) => m < n);
+    // The server has moved on to LOG_SIZE: it serves each tile as wide as it now is (often full).
+    let wider = 0;
+    const tiles = tileNodeReader(n, async (level, index, width) => {
+      const now = tileWidthAt(level, index, LOG_SIZE);
+      if (now > width) wider++;
+      return log.tile(level, index, now);
+    });
+    for (const m of sizes) {
+      assert.deepEqual((await inclusionProof(m, n, tiles)).map(toHex), (await inclusionProof(m, n, log.direct)).map(toHex), `inclusion ${m} in ${n}`);
+      assert.deepEqual((await consistencyProof(m, n, tiles)).map(toHex), (await consistencyProof(m, n, log.direct)).map(toHex), `consistency ${m} -> ${n}`);
+    }
+    if (n < LOG_SIZE) assert.ok(wider > 0, `size ${n}: no wider tile was served, nothing tested`);
+  }
+});
+
 test('tileNodeReader: refuses incomplete nodes and malformed tiles', async () => {
   const reader = (n: number, tile: Uint8Array | Error): NodeReader =>
     tileNodeReader(n, async () => {
@@ -281,8 +306,10 @@ test('tileNodeReader: refuses incomplete nodes and malformed tiles', async () =>
   await assert.rejects(reader(5, new Uint8Array(160))([{ level: 0, index: 5 }]), /not complete in a tree of size 5/);
   await assert.rejects(reader(5, new Uint8Array(160))([{ level: 2, index: 1 }]), /not complete/);
   await assert.rejects(reader(5, new Uint8Array(160))([{ level: -1, index: 0 }]), RangeError);
-  await assert.rejects(reader(5, new Uint8Array(159))([{ level: 0, index: 0 }]), /tile 0\/0 \(width 5\): expected 160 bytes, got 159/);
-  await assert.rejects(reader(5, new Uint8Array(8192))([{ level: 0, index: 0 }]), /expected 160 bytes, got 8192/);
+  await assert.rejects(reader(5, new Uint8Array(159))([{ level: 0, index: 0 }]), /tile 0\/0 \(width 5\): 159 bytes, expected 5\.\.256 hashes of 32 bytes/);
+  await assert.rejects(reader(5, new Uint8Array(161))([{ level: 0, index: 0 }]), /161 bytes, expected 5\.\.256 hashes/);
+  await assert.rejects(reader(5, new Uint8Array(8192 + 32))([{ level: 0, index: 0 }]), /8224 bytes, expected 5\.\.256 hashes/);
+  await assert.rejects(reader(5, 'x'.repeat(160) as unknown as Uint8Array)([{ level: 0, index: 0 }]), FormatError);
   await assert.rejects(reader(5, new Error('404'))([{ level: 0, index: 0 }, { level: 1, index: 0 }]), /404/);
   assert.throws(() => tileNodeReader(-1, async () => new Uint8Array()), RangeError);
   assert.deepEqual(await reader(5, new Error('never'))([]), []);

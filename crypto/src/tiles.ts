@@ -23,8 +23,9 @@
  * - Fetching partial tiles that no checkpoint requires (spec: clients MUST NOT): the reader
  *   only fetches the widths implied by the tree size it was given, which MUST come from a
  *   verified checkpoint.
- * - Malformed tiles or bundles from an untrusted server: exact lengths are required; what is
- *   read is still only trusted after a proof verifies against a signed root.
+ * - Malformed tiles or bundles from an untrusted server: lengths are checked (a hash tile is a
+ *   whole number of hashes, at least the width needed; bundles exact); what is read is still
+ *   only trusted after a proof verifies against a signed root.
  */
 import { FormatError, abytes, concatBytes } from './bytes.ts';
 import { HASH_SIZE, nodeHash } from './merkle.ts';
@@ -43,7 +44,11 @@ export type TilePath =
   | { readonly kind: 'hash'; readonly level: number; readonly index: number; readonly width?: number }
   | { readonly kind: 'entries'; readonly index: number; readonly width?: number };
 
-/** Returns the `width` hashes (width·32 bytes, exactly) of tile (level, index). */
+/**
+ * Returns at least the first `width` hashes of tile (level, index): the partial tile `.p/<width>`,
+ * or a wider one, e.g. the full tile when the log has deleted the partial one (tlog-tiles allows
+ * that once the tile is full; clients then fetch the full tile). Only the first `width` are read.
+ */
 export type TileFetcher = (level: number, index: number, width: number) => Promise<Uint8Array>;
 
 function count(value: unknown, what: string): number {
@@ -181,6 +186,15 @@ export function decodeBundle(bytes: Uint8Array, width?: number): Uint8Array[] {
   return entries;
 }
 
+/** The first `width` hashes of a fetched tile of 32-byte hashes, `width`..256 of them. */
+function firstHashes(bytes: unknown, width: number, what: string): Uint8Array {
+  const tile = abytes(bytes, undefined, what);
+  if (tile.length % HASH_SIZE !== 0 || tile.length < width * HASH_SIZE || tile.length > TILE_WIDTH * HASH_SIZE) {
+    throw new FormatError(`${what}: ${tile.length} bytes, expected ${width}..${TILE_WIDTH} hashes of ${HASH_SIZE} bytes`);
+  }
+  return tile.subarray(0, width * HASH_SIZE);
+}
+
 /**
  * A merkle.ts `NodeReader` over the tiles of a tree of `treeSize` (which MUST come from a
  * verified checkpoint). A node of tree level h is read from tile level floor(h/8): directly
@@ -205,7 +219,7 @@ export function tileNodeReader(treeSize: number, fetchTile: TileFetcher): NodeRe
       if (tiles.has(key)) continue;
       const width = tileWidthAt(level, index, treeSize);
       const what = `tile ${level}/${index} (width ${width})`;
-      const tile = Promise.resolve(fetchTile(level, index, width)).then((bytes) => abytes(bytes, width * HASH_SIZE, what));
+      const tile = Promise.resolve(fetchTile(level, index, width)).then((bytes) => firstHashes(bytes, width, what));
       tile.catch(() => {}); // surfaced by Promise.all below; MUST NOT become an unhandled rejection
       tiles.set(key, tile);
     }
