@@ -194,6 +194,7 @@ function bareBatcher(db: pg.Pool) {
   url.pathname = `/${dbName}`;
   const storage = await PostgresLogStorage.open({ connectionString: url.toString(), max: 4 });
   const bare = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  bare.on('error', () => undefined); // idle clients dropped with the database at the end
   try {
     await bare.query('CREATE TABLE bare (token_id bytea PRIMARY KEY, leaf_index bigint NOT NULL, data bytea NOT NULL)');
     const sequencer = new Sequencer(storage, [signer], { maxBatch: BATCH });

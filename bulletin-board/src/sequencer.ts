@@ -62,6 +62,7 @@ interface Plan {
 }
 
 const NONE: ReadonlyMap<number, Decided> = new Map();
+const NO_CONFLICTS: ReadonlySet<number> = new Set();
 
 /** A batch's transaction: `head` is the log head it committed (null until then, or on failure). */
 interface Inflight {
@@ -229,29 +230,30 @@ export class Sequencer {
     // commit. Then lock: batches lock in arrival order, so entries keep their append order.
     await previous;
     // The lock is queued right behind the spend: no round trip through JS in between.
-    const [spentOnGuess, head] = await Promise.all([
+    const [lostOnGuess, head] = await Promise.all([
       guess !== null && guess.spend.length > 0 ? tx.spend(guess.spend) : null,
       tx.lock(),
     ]);
-    let inserted = spentOnGuess;
     onLocked();
     let plan = guess;
+    let conflicts = lostOnGuess;
     if (plan === null || !sameHead(plan.base, head)) {
       const fresh = this.#plan(head, batch, NONE);
-      if (plan !== null && inserted !== null) {
+      if (plan !== null && conflicts !== null) {
         // Same leaders in the same order, shifted: move the rows spent on the guess.
-        const moved = plan.spend.flatMap((row, k) => (inserted!.has(row.index) ? [fresh.spend[k]!] : []));
+        const lost = conflicts;
+        const moved = fresh.spend.filter((_, k) => !lost.has(plan!.spend[k]!.index));
         if (moved.length > 0) await tx.respend(moved);
-        inserted = new Set(moved.map((row) => row.index));
+        conflicts = new Set(fresh.spend.filter((_, k) => lost.has(plan!.spend[k]!.index)).map((row) => row.index));
       } else {
-        inserted = null;
+        conflicts = null;
       }
       plan = fresh;
     }
-    inserted ??= plan.spend.length > 0 ? await tx.spend(plan.spend) : new Set<number>();
-    if (inserted.size < plan.spend.length) {
+    conflicts ??= plan.spend.length > 0 ? await tx.spend(plan.spend) : NO_CONFLICTS;
+    if (conflicts.size > 0) {
       // Tokens spent before this batch: a byte-identical entry is a resubmission, else a double spend.
-      const lost = plan.spend.filter((row) => !inserted!.has(row.index));
+      const lost = plan.spend.filter((row) => conflicts.has(row.index));
       const spentAt = await tx.spentIndexes(lost.map((row) => row.tokenId));
       const decided = new Map<number, Decided>();
       for (const row of lost) {

@@ -53,10 +53,10 @@ export interface LogTx {
    */
   lock(): Promise<LogHead>;
   /**
-   * Spends token ids (`INSERT … ON CONFLICT DO NOTHING RETURNING`). Returns the indexes of the
-   * rows that were inserted; the others' tokens were already spent and keep their leaf index.
+   * Spends token ids (`INSERT … ON CONFLICT DO NOTHING`). Returns the indexes of the rows NOT
+   * inserted: their tokens were already spent and keep their original leaf index.
    */
-  spend(rows: readonly SpendRow[]): Promise<Set<number>>;
+  spend(rows: readonly SpendRow[]): Promise<ReadonlySet<number>>;
   /** Moves freshly spent rows of this transaction to their final leaf indexes. */
   respend(rows: readonly SpendRow[]): Promise<void>;
   /** Leaf index of each already spent token id (keyed by `hexKey`). */

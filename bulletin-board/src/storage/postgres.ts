@@ -200,15 +200,18 @@ export class PostgresLogStorage implements LogStorage {
         return headOf(rows[0]);
       },
       spend: async (rows) => {
-        const result = await client.query<{ leaf_index: string }>(
-          `INSERT INTO spent (poll_id, token_id, leaf_index)
-           SELECT $1, t, i FROM (
+        // Reply with the conflicting rows only (none, usually): one row to parse, not thousands.
+        const result = await client.query<{ lost: string[] }>(
+          `WITH v AS (
              SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
-           ) AS v ORDER BY t
-           ON CONFLICT DO NOTHING RETURNING leaf_index`,
+           ), inserted AS (
+             INSERT INTO spent (poll_id, token_id, leaf_index) SELECT $1, t, i FROM v ORDER BY t
+             ON CONFLICT DO NOTHING RETURNING leaf_index
+           )
+           SELECT coalesce(array_agg(i), '{}') AS lost FROM v WHERE i NOT IN (SELECT leaf_index FROM inserted)`,
           spendParams(rows),
         );
-        return new Set(result.rows.map((r) => Number(r.leaf_index)));
+        return new Set(result.rows[0]!.lost.map(Number));
       },
       respend: async (rows) => {
         await client.query(

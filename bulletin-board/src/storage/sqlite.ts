@@ -244,9 +244,9 @@ export class SqliteLogStorage implements LogStorage {
         return headOf(row);
       },
       spend: async (rows) => {
-        const out = new Set<number>();
-        for (const row of this.#spend.all(pollId, pairs(rows)) as Row[]) out.add(Number(row.leaf_index));
-        return out;
+        const lost = new Set(rows.map((r) => r.index));
+        for (const row of this.#spend.all(pollId, pairs(rows)) as Row[]) lost.delete(Number(row.leaf_index));
+        return lost;
       },
       respend: async (rows) => {
         this.#respend.run(pollId, pairs(rows));
