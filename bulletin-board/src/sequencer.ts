@@ -69,6 +69,7 @@ interface Inflight {
   readonly expected: LogHead | null;
   /** Settles once this batch holds the log lock (or failed): the next batch locks after it. */
   readonly locked: Promise<void>;
+  isLocked: boolean;
   readonly done: Promise<void>;
   settled: boolean;
   head: LogHead | null;
@@ -162,18 +163,28 @@ export class Sequencer {
           if (inflight.length === 0) predicted = head;
         }
         const queue = this.#queues.get(pollId);
-        const waiting = queue !== undefined && queue.length > 0;
-        const canStart = inflight.length === 0 || (inflight.length < PIPELINE_DEPTH && predicted !== null);
-        if (waiting && canStart) {
-          const batch = queue.splice(0, this.#maxBatch);
+        const waiting = queue?.length ?? 0;
+        const last = inflight[inflight.length - 1];
+        // A second batch can only spend once the one before it holds the lock, so until then it
+        // waits and grows, unless it is already full.
+        const canStart = last === undefined
+          || (inflight.length < PIPELINE_DEPTH && predicted !== null && (last.isLocked || waiting >= this.#maxBatch));
+        if (waiting > 0 && canStart) {
+          const batch = queue!.splice(0, this.#maxBatch);
           const plan: Plan | null = predicted === null ? null : this.#plan(predicted, batch, NONE);
-          inflight.push(this.#commit(pollId, batch, plan, inflight[inflight.length - 1]?.locked));
+          inflight.push(this.#commit(pollId, batch, plan, last?.locked));
           predicted = plan?.next ?? null;
           continue;
         }
-        if (inflight.length === 0) break;
-        // Wait for the oldest commit, or, if another batch could start, for new arrivals.
-        await (canStart ? Promise.race([inflight[0]!.done, this.#arrival(pollId)]) : inflight[0]!.done);
+        if (last === undefined) break;
+        // Wait for the oldest commit; while a next batch could still start, also for arrivals
+        // and for the last batch taking the lock.
+        const wake: Promise<unknown>[] = [inflight[0]!.done];
+        if (inflight.length < PIPELINE_DEPTH && predicted !== null) {
+          wake.push(this.#arrival(pollId));
+          if (!last.isLocked) wake.push(last.locked);
+        }
+        await Promise.race(wake);
       }
     } finally {
       this.#queues.delete(pollId);
@@ -189,10 +200,13 @@ export class Sequencer {
   /** Commits one batch after `previous` locked the log; settles its callers only after the commit. */
   #commit(pollId: string, batch: readonly Pending[], plan: Plan | null, previous: Promise<void> | undefined): Inflight {
     let onLocked!: () => void;
-    const locked = new Promise<void>((resolve) => (onLocked = resolve));
+    const locked = new Promise<void>((resolve) => (onLocked = resolve)).then(() => {
+      inflight.isLocked = true;
+    });
     const inflight: Inflight = {
       expected: plan?.next ?? null,
       locked,
+      isLocked: false,
       settled: false,
       head: null,
       done: this.#storage.transact(pollId, (tx) => this.#sequence(tx, batch, plan, previous, onLocked)).then(

@@ -200,16 +200,20 @@ export class PostgresLogStorage implements LogStorage {
         return headOf(rows[0]);
       },
       spend: async (rows) => {
-        // Reply with the conflicting rows only (none, usually): one row to parse, not thousands.
+        // Leaf indexes are usually consecutive: then only the first travels, not a number
+        // literal per row. The reply lists the conflicting rows only (none, usually).
+        const first = rows[0]!.index;
+        const consecutive = rows.every((r, k) => r.index === first + k);
         const result = await client.query<{ lost: string[] }>(
           `WITH v AS (
-             SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
+             SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, ${consecutive ? '$3::bigint + n - 1' : 'i'} AS i
+               FROM ${consecutive ? 'generate_series(1, $4::int) AS n' : 'unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)'}
            ), inserted AS (
              INSERT INTO spent (poll_id, token_id, leaf_index) SELECT $1, t, i FROM v ORDER BY t
              ON CONFLICT DO NOTHING RETURNING leaf_index
            )
            SELECT coalesce(array_agg(i), '{}') AS lost FROM v WHERE i NOT IN (SELECT leaf_index FROM inserted)`,
-          spendParams(rows),
+          consecutive ? [pollId, joinHashes(rows.map((r) => r.tokenId)), first, rows.length] : spendParams(rows),
         );
         return new Set(result.rows[0]!.lost.map(Number));
       },
