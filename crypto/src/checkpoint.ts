@@ -20,12 +20,11 @@
  * - Precision loss: sizes above Number.MAX_SAFE_INTEGER (2^53 − 1) are refused, not rounded.
  */
 import { FormatError, abytes, fromBase64, toBase64 } from './bytes.ts';
-import { NoteSigner, VerifierKey, decodeNoteText, openNote, signNote } from './note.ts';
+import { NoteSigner, VerifierKey, checkNoteChars, decodeNoteText, openNote, signNote } from './note.ts';
 import type { OpenedNote } from './note.ts';
+import { isCount } from './validate.ts';
 
 const SIZE = /^(?:0|[1-9][0-9]*)$/;
-const LONE_SURROGATE = /\p{Cs}/u;
-const CONTROL = /[\u0000-\u001f]/;
 
 /** Thrown when a correctly signed checkpoint is not the one the caller asked for. */
 export class CheckpointVerificationError extends Error {
@@ -47,13 +46,12 @@ export interface CheckpointFields {
   readonly extensions?: readonly string[];
 }
 
-/** Every line of a checkpoint MUST be non-empty (§Note text) and fit in a note (no control chars). */
+/** Every line of a checkpoint MUST be non-empty (§Note text) and one line of note text (`checkNoteChars`). */
 function checkLine(line: unknown, what: string): string {
   if (typeof line !== 'string') throw new FormatError(`${what}: expected a string`);
   if (line.length === 0) throw new FormatError(`${what}: must be non-empty`);
-  if (CONTROL.test(line)) throw new FormatError(`${what}: must be one line without control characters`);
-  if (LONE_SURROGATE.test(line)) throw new FormatError(`${what}: not well-formed Unicode`);
-  return line;
+  if (line.includes('\n')) throw new FormatError(`${what}: must be one line without control characters`);
+  return checkNoteChars(line, what);
 }
 
 /** A checkpoint body (c2sp.org/tlog-checkpoint §Note text). Immutable and valid once constructed. */
@@ -65,7 +63,7 @@ export class Checkpoint {
 
   constructor(fields: CheckpointFields) {
     this.origin = checkLine(fields.origin, 'checkpoint origin');
-    if (!Number.isSafeInteger(fields.size) || fields.size < 0) {
+    if (!isCount(fields.size)) {
       throw new FormatError('checkpoint size: expected a non-negative safe integer');
     }
     this.size = fields.size;

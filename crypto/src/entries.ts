@@ -32,7 +32,8 @@
  *     and standard padded base64 on the wire.
  */
 import { FormatError, abytes, equalBytes, fromBase64, toBase64 } from './bytes.ts';
-import { canonicalBytes, jsonPath, parseCanonicalJson } from './jcs.ts';
+import { canonicalBytes, parseCanonicalJson } from './jcs.ts';
+import type { JsonValue } from './jcs.ts';
 import { HASH_SIZE } from './merkle.ts';
 import { parseVerifierKey } from './note.ts';
 import { MAX_ENTRY_SIZE } from './tiles.ts';
@@ -40,12 +41,14 @@ import {
   MAX_SIG_LENGTH,
   MIN_SIG_LENGTH,
   NONCE_LENGTH,
-  POLL_ID_PATTERN,
   PREFIX_LENGTH,
   TOKEN_SUITE,
+  checkPollId,
   parseTokenKeySpki,
   tokenIdFor,
 } from './token.ts';
+import { LONE_SURROGATE, MULTILINE_TEXT_CONTROL, TEXT_CONTROL, asRecord, describe, fieldCount, isRecord, jsonPath } from './validate.ts';
+import type { FieldsOf } from './validate.ts';
 
 export const ENTRY_VERSION = 1;
 /** Option ids: lowercase ASCII, so their UTF-16 order (RFC 8785 key order) is their byte order. */
@@ -64,27 +67,12 @@ export type ResultsPolicy = 'live' | 'sealed';
 // ---------------------------------------------------------------------------------------------
 // Field checks shared by the entries (each returns the value, typed, or throws naming `path`).
 
-type Rec = Record<string, unknown>;
-
-/** MUST be a JSON object with exactly `fields` (unknown fields named first, then missing ones). */
-function fieldsOf(value: unknown, path: string, fields: readonly string[]): Rec {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FormatError(`${path}: expected an object`);
-  for (const key of Object.keys(value)) {
-    if (!fields.includes(key)) throw new FormatError(`${jsonPath(path, key)}: unknown field`);
-  }
-  for (const field of fields) {
-    if (!Object.hasOwn(value, field)) throw new FormatError(`${path}: missing field "${field}"`);
-  }
-  return value as Rec;
-}
-
-/** Checks `type` and `v` before anything else, so a v2 entry is reported as such. */
-function header(value: unknown, path: string, type: EntryType): Rec {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FormatError(`${path}: expected an object`);
-  const o = value as Rec;
+/** An entry object: `type` and `v` are checked before anything else, so a v2 entry is reported as such; then exactly `fields`. */
+function header(value: unknown, path: string, type: EntryType, fields: readonly string[]): Record<string, unknown> {
+  const o = asRecord(value, path);
   if (o['type'] !== type) throw new FormatError(`${path}.type: expected "${type}", got ${describe(o['type'])}`);
   checkVersion(o['v'], `${path}.v`);
-  return o;
+  return asRecord(o, path, fields);
 }
 
 function checkVersion(v: unknown, path: string): void {
@@ -92,22 +80,9 @@ function checkVersion(v: unknown, path: string): void {
   if (v !== ENTRY_VERSION) throw new FormatError(`${path}: unsupported version ${describe(v)}; this implementation reads only v1`);
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-}
-
 function str(value: unknown, path: string): string {
   if (typeof value !== 'string') throw new FormatError(`${path}: expected a string, got ${describe(value)}`);
   return value;
-}
-
-export function checkPollIdAt(value: unknown, path: string): string {
-  const s = str(value, path);
-  if (!POLL_ID_PATTERN.test(s)) throw new FormatError(`${path}: ${describe(s)} does not match [a-z0-9][a-z0-9-]{0,63}`);
-  return s;
 }
 
 function optionId(value: unknown, path: string): string {
@@ -116,28 +91,16 @@ function optionId(value: unknown, path: string): string {
   return s;
 }
 
-const LONE_SURROGATE = /\p{Cs}/u;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
-const CONTROL_BUT_NEWLINE_TAB = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/u;
-
 /** Human text: well-formed, length in code points, no control characters (`multiline` allows \n and \t). */
 function humanText(value: unknown, path: string, min: number, max: number, multiline = false): string {
   const s = str(value, path);
   if (LONE_SURROGATE.test(s)) throw new FormatError(`${path}: lone surrogate (not I-JSON)`);
-  if ((multiline ? CONTROL_BUT_NEWLINE_TAB : CONTROL).test(s)) throw new FormatError(`${path}: control character not allowed`);
+  if ((multiline ? MULTILINE_TEXT_CONTROL : TEXT_CONTROL).test(s)) throw new FormatError(`${path}: control character not allowed`);
   let n = 0;
   for (const _ of s) n++;
   if (n < min) throw new FormatError(min === 1 ? `${path}: must not be empty` : `${path}: at least ${min} characters`);
   if (n > max) throw new FormatError(`${path}: ${n} characters, at most ${max}`);
   return s;
-}
-
-/** Non-negative safe integer (I-JSON, RFC 7493 §2.2). */
-function count(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new FormatError(`${path}: expected a non-negative integer ≤ 2^53-1, got ${describe(value)}`);
-  }
-  return value;
 }
 
 const TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$/;
@@ -185,14 +148,16 @@ function sealEntry(value: unknown, path: string): Uint8Array {
   return bytes;
 }
 
-/** Shared tail of every `deserialize`: MUST be the bytes the parsed entry serializes to. */
-function sameBytes(entry: { serialize(): Uint8Array }, bytes: Uint8Array, path: string): void {
-  if (!equalBytes(entry.serialize(), bytes)) throw new FormatError(`${path}: bytes are not the canonical encoding of the entry`);
-}
-
-function tooBig(bytes: Uint8Array, path: string): void {
-  if (!(bytes instanceof Uint8Array)) throw new FormatError(`${path}: expected bytes`);
+/**
+ * Every entry's bytes → entry (each `deserialize`, and `parseEntry`): at most MAX_ENTRY_SIZE,
+ * canonical JSON, `fromJSON`, and the bytes MUST be exactly what the entry serializes to.
+ */
+function fromEntryBytes<E extends Entry>(bytes: Uint8Array, path: string, fromJSON: (json: JsonValue, path: string) => E): E {
+  abytes(bytes, undefined, path);
   if (bytes.length > MAX_ENTRY_SIZE) throw new FormatError(`${path}: ${bytes.length} bytes, entries are at most ${MAX_ENTRY_SIZE}`);
+  const entry = fromJSON(parseCanonicalJson(bytes, path), path);
+  if (!equalBytes(entry.serialize(), bytes)) throw new FormatError(`${path}: bytes are not the canonical encoding of the entry`);
+  return entry;
 }
 
 /** A C2SP signed-note verifier key (`<name>+<hex key id>+<base64 type||key>`), via note.ts. */
@@ -234,19 +199,6 @@ export interface Roll {
   readonly commitment: Uint8Array;
 }
 
-export interface PollFields {
-  readonly poll_id: string;
-  readonly title: string;
-  readonly description: string;
-  readonly ballot: BallotSpec;
-  readonly opens_at: string;
-  readonly closes_at: string;
-  readonly results: ResultsPolicy;
-  readonly token_key: TokenKey;
-  readonly board_key: string;
-  readonly roll: Roll;
-}
-
 export type PollJSON = {
   type: 'poll';
   v: 1;
@@ -262,7 +214,8 @@ export type PollJSON = {
   roll: { size: number; commitment: string };
 };
 
-const POLL_FIELDS = ['type', 'v', 'poll_id', 'title', 'description', 'ballot', 'opens_at', 'closes_at', 'results', 'token_key', 'board_key', 'roll'];
+const POLL_FIELDS = ['type', 'v', 'poll_id', 'title', 'description', 'ballot', 'opens_at', 'closes_at', 'results', 'token_key', 'board_key', 'roll'] as const;
+export type PollFields = FieldsOf<Poll, typeof POLL_FIELDS>;
 
 /**
  * The poll manifest, entry 0 of its board (DESIGN.md "Wire formats, version 1": poll):
@@ -276,7 +229,7 @@ const POLL_FIELDS = ['type', 'v', 'poll_id', 'title', 'description', 'ballot', '
  * It fixes, for everyone, the options, the time window, the token key (key consistency,
  * DESIGN.md promise 5) and the board's checkpoint key.
  */
-export class Poll implements PollFields {
+export class Poll {
   readonly type = 'poll' as const;
   readonly v = ENTRY_VERSION;
   readonly poll_id: string;
@@ -294,13 +247,13 @@ export class Poll implements PollFields {
   readonly #bytes: Uint8Array;
 
   constructor(fields: PollFields, path = 'poll') {
-    this.poll_id = checkPollIdAt(fields.poll_id, `${path}.poll_id`);
+    this.poll_id = checkPollId(fields.poll_id, `${path}.poll_id`);
     this.title = humanText(fields.title, `${path}.title`, 1, MAX_TITLE_LENGTH);
     this.description = humanText(fields.description, `${path}.description`, 0, MAX_DESCRIPTION_LENGTH, true);
 
     const bp = `${path}.ballot`;
     const spec = fields.ballot;
-    if (typeof spec !== 'object' || spec === null) throw new FormatError(`${bp}: expected an object`);
+    asRecord(spec, bp);
     const kind = oneOf(spec.kind, `${bp}.kind`, ['single', 'multi'] as const);
     const rawOptions = arrayOf(spec.options, `${bp}.options`);
     if (rawOptions.length < MIN_OPTIONS || rawOptions.length > MAX_OPTIONS) {
@@ -309,14 +262,13 @@ export class Poll implements PollFields {
     const seen = new Set<string>();
     const options = rawOptions.map((o, i) => {
       const op = `${bp}.options[${i}]`;
-      if (typeof o !== 'object' || o === null) throw new FormatError(`${op}: expected an object`);
-      const rec = o as Rec;
+      const rec = asRecord(o, op);
       const id = optionId(rec['id'], `${op}.id`);
       if (seen.has(id)) throw new FormatError(`${op}.id: duplicate option id "${id}"`);
       seen.add(id);
       return Object.freeze({ id, label: humanText(rec['label'], `${op}.label`, 1, MAX_LABEL_LENGTH) });
     });
-    const maxChoices = count(spec.max_choices, `${bp}.max_choices`);
+    const maxChoices = fieldCount(spec.max_choices, `${bp}.max_choices`);
     if (kind === 'single' && maxChoices !== 1) throw new FormatError(`${bp}.max_choices: must be 1 for a single-choice ballot, got ${maxChoices}`);
     if (maxChoices < 1 || maxChoices > options.length) {
       throw new FormatError(`${bp}.max_choices: must be 1..${options.length} (the number of options), got ${maxChoices}`);
@@ -329,7 +281,7 @@ export class Poll implements PollFields {
     this.results = oneOf(fields.results, `${path}.results`, ['live', 'sealed'] as const);
 
     const kp = `${path}.token_key`;
-    if (typeof fields.token_key !== 'object' || fields.token_key === null) throw new FormatError(`${kp}: expected an object`);
+    asRecord(fields.token_key, kp);
     const suite = oneOf(fields.token_key.suite, `${kp}.suite`, [TOKEN_SUITE] as const);
     const spki = bytesField(fields.token_key.spki, `${kp}.spki`);
     this.tokenSigLength = parseTokenKeySpki(spki, `${kp}.spki`).modulusLength;
@@ -338,9 +290,9 @@ export class Poll implements PollFields {
     this.board_key = boardKey(fields.board_key, `${path}.board_key`);
 
     const rp = `${path}.roll`;
-    if (typeof fields.roll !== 'object' || fields.roll === null) throw new FormatError(`${rp}: expected an object`);
+    asRecord(fields.roll, rp);
     this.roll = Object.freeze({
-      size: count(fields.roll.size, `${rp}.size`),
+      size: fieldCount(fields.roll.size, `${rp}.size`),
       commitment: bytesField(fields.roll.commitment, `${rp}.commitment`, HASH_SIZE),
     });
 
@@ -370,15 +322,14 @@ export class Poll implements PollFields {
   }
 
   static fromJSON(json: unknown, path = 'poll'): Poll {
-    fieldsOf(header(json, path, 'poll'), path, POLL_FIELDS);
-    const o = json as Rec;
+    const o = header(json, path, 'poll', POLL_FIELDS);
     const bp = `${path}.ballot`;
-    const b = fieldsOf(o['ballot'], bp, ['kind', 'options', 'max_choices']);
-    const options = arrayOf(b['options'], `${bp}.options`).map((opt, i) => fieldsOf(opt, `${bp}.options[${i}]`, ['id', 'label']));
+    const b = asRecord(o['ballot'], bp, ['kind', 'options', 'max_choices']);
+    const options = arrayOf(b['options'], `${bp}.options`).map((opt, i) => asRecord(opt, `${bp}.options[${i}]`, ['id', 'label']));
     const kp = `${path}.token_key`;
-    const k = fieldsOf(o['token_key'], kp, ['suite', 'spki']);
+    const k = asRecord(o['token_key'], kp, ['suite', 'spki']);
     const rp = `${path}.roll`;
-    const r = fieldsOf(o['roll'], rp, ['size', 'commitment']);
+    const r = asRecord(o['roll'], rp, ['size', 'commitment']);
     return new Poll(
       {
         poll_id: o['poll_id'] as string,
@@ -402,10 +353,7 @@ export class Poll implements PollFields {
   }
 
   static deserialize(bytes: Uint8Array, path = 'poll'): Poll {
-    tooBig(bytes, path);
-    const entry = Poll.fromJSON(parseCanonicalJson(bytes, path), path);
-    sameBytes(entry, bytes, path);
-    return entry;
+    return fromEntryBytes(bytes, path, Poll.fromJSON);
   }
 
   /** True when `at` (ms since the epoch, or a Date) is in [opens_at, closes_at). */
@@ -495,13 +443,6 @@ export interface BallotToken {
   readonly sig: Uint8Array;
 }
 
-export interface BallotFields {
-  readonly poll_id: string;
-  readonly token: BallotToken;
-  /** Option ids, distinct and in ascending order. */
-  readonly choice: readonly string[];
-}
-
 export type BallotJSON = {
   type: 'ballot';
   v: 1;
@@ -510,7 +451,8 @@ export type BallotJSON = {
   choice: string[];
 };
 
-const BALLOT_FIELDS = ['type', 'v', 'poll_id', 'token', 'choice'];
+const BALLOT_FIELDS = ['type', 'v', 'poll_id', 'token', 'choice'] as const;
+export type BallotFields = FieldsOf<Ballot, typeof BALLOT_FIELDS>;
 
 /**
  * A ballot (DESIGN.md "Wire formats, version 1": ballot):
@@ -521,19 +463,20 @@ const BALLOT_FIELDS = ['type', 'v', 'poll_id', 'token', 'choice'];
  * are options of the poll, and how many the poll allows, is `Poll.checkChoice`/`checkBallot`.
  * The choice MUST be in ascending order so that one vote has one encoding (one leaf hash).
  */
-export class Ballot implements BallotFields {
+export class Ballot {
   readonly type = 'ballot' as const;
   readonly v = ENTRY_VERSION;
   readonly poll_id: string;
   readonly token: BallotToken;
+  /** Option ids, distinct and in ascending order. */
   readonly choice: readonly string[];
   readonly #bytes: Uint8Array;
 
   constructor(fields: BallotFields, path = 'ballot') {
-    this.poll_id = checkPollIdAt(fields.poll_id, `${path}.poll_id`);
+    this.poll_id = checkPollId(fields.poll_id, `${path}.poll_id`);
     const tp = `${path}.token`;
     const token = fields.token;
-    if (typeof token !== 'object' || token === null) throw new FormatError(`${tp}: expected an object`);
+    asRecord(token, tp);
     const sig = bytesField(token.sig, `${tp}.sig`);
     if (sig.length < MIN_SIG_LENGTH || sig.length > MAX_SIG_LENGTH) {
       throw new FormatError(`${tp}.sig: ${sig.length} bytes, expected ${MIN_SIG_LENGTH}..${MAX_SIG_LENGTH}`);
@@ -568,10 +511,9 @@ export class Ballot implements BallotFields {
   }
 
   static fromJSON(json: unknown, path = 'ballot'): Ballot {
-    fieldsOf(header(json, path, 'ballot'), path, BALLOT_FIELDS);
-    const o = json as Rec;
+    const o = header(json, path, 'ballot', BALLOT_FIELDS);
     const tp = `${path}.token`;
-    const t = fieldsOf(o['token'], tp, ['nonce', 'prefix', 'sig']);
+    const t = asRecord(o['token'], tp, ['nonce', 'prefix', 'sig']);
     return new Ballot(
       {
         poll_id: o['poll_id'] as string,
@@ -591,10 +533,7 @@ export class Ballot implements BallotFields {
   }
 
   static deserialize(bytes: Uint8Array, path = 'ballot'): Ballot {
-    tooBig(bytes, path);
-    const entry = Ballot.fromJSON(parseCanonicalJson(bytes, path), path);
-    sameBytes(entry, bytes, path);
-    return entry;
+    return fromEntryBytes(bytes, path, Ballot.fromJSON);
   }
 
   /** The spent-set key, SHA-256(prefix || msg) (DESIGN.md "Wire formats, version 1"). */
@@ -606,18 +545,10 @@ export class Ballot implements BallotFields {
 // ---------------------------------------------------------------------------------------------
 // close
 
-export interface CloseFields {
-  readonly poll_id: string;
-  readonly closed_at: string;
-  /** Ballots on the board (spent tokens). */
-  readonly ballots: number;
-  /** Tokens the issuer handed out: ballots ≤ issued ≤ roll.size. */
-  readonly issued: number;
-}
-
 export type CloseJSON = { type: 'close'; v: 1; poll_id: string; closed_at: string; ballots: number; issued: number };
 
-const CLOSE_FIELDS = ['type', 'v', 'poll_id', 'closed_at', 'ballots', 'issued'];
+const CLOSE_FIELDS = ['type', 'v', 'poll_id', 'closed_at', 'ballots', 'issued'] as const;
+export type CloseFields = FieldsOf<Close, typeof CLOSE_FIELDS>;
 
 /**
  * The last entry of a board (DESIGN.md "Wire formats, version 1": close):
@@ -627,20 +558,22 @@ const CLOSE_FIELDS = ['type', 'v', 'poll_id', 'closed_at', 'ballots', 'issued'];
  * `ballots ≤ issued` is checked here (a spent token was issued); `issued ≤ roll.size` needs the
  * manifest (`Poll.checkClose`).
  */
-export class Close implements CloseFields {
+export class Close {
   readonly type = 'close' as const;
   readonly v = ENTRY_VERSION;
   readonly poll_id: string;
   readonly closed_at: string;
+  /** Ballots on the board (spent tokens). */
   readonly ballots: number;
+  /** Tokens the issuer handed out: ballots ≤ issued ≤ roll.size. */
   readonly issued: number;
   readonly #bytes: Uint8Array;
 
   constructor(fields: CloseFields, path = 'close') {
-    this.poll_id = checkPollIdAt(fields.poll_id, `${path}.poll_id`);
+    this.poll_id = checkPollId(fields.poll_id, `${path}.poll_id`);
     this.closed_at = checkTime(fields.closed_at, `${path}.closed_at`);
-    this.ballots = count(fields.ballots, `${path}.ballots`);
-    this.issued = count(fields.issued, `${path}.issued`);
+    this.ballots = fieldCount(fields.ballots, `${path}.ballots`);
+    this.issued = fieldCount(fields.issued, `${path}.issued`);
     if (this.ballots > this.issued) throw new FormatError(`${path}.ballots: ${this.ballots} exceeds issued (${this.issued})`);
     this.#bytes = sealEntry(this.toJSON(), path);
     Object.freeze(this);
@@ -651,8 +584,7 @@ export class Close implements CloseFields {
   }
 
   static fromJSON(json: unknown, path = 'close'): Close {
-    fieldsOf(header(json, path, 'close'), path, CLOSE_FIELDS);
-    const o = json as Rec;
+    const o = header(json, path, 'close', CLOSE_FIELDS);
     return new Close(
       { poll_id: o['poll_id'] as string, closed_at: o['closed_at'] as string, ballots: o['ballots'] as number, issued: o['issued'] as number },
       path,
@@ -664,27 +596,12 @@ export class Close implements CloseFields {
   }
 
   static deserialize(bytes: Uint8Array, path = 'close'): Close {
-    tooBig(bytes, path);
-    const entry = Close.fromJSON(parseCanonicalJson(bytes, path), path);
-    sameBytes(entry, bytes, path);
-    return entry;
+    return fromEntryBytes(bytes, path, Close.fromJSON);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // tally
-
-export interface TallyFields {
-  /** Size of the board up to and including the close entry. */
-  readonly tree_size: number;
-  readonly poll_id: string;
-  /** RFC 9162 root hash of that tree. */
-  readonly root: Uint8Array;
-  /** Option id → ballots choosing it. Every option of the poll, zeros included. */
-  readonly counts: Readonly<Record<string, number>>;
-  readonly ballots_counted: number;
-  readonly ballots_rejected: number;
-}
 
 export type TallyJSON = {
   type: 'tally';
@@ -697,7 +614,8 @@ export type TallyJSON = {
   ballots_rejected: number;
 };
 
-const TALLY_FIELDS = ['type', 'v', 'poll_id', 'tree_size', 'root', 'counts', 'ballots_counted', 'ballots_rejected'];
+const TALLY_FIELDS = ['type', 'v', 'poll_id', 'tree_size', 'root', 'counts', 'ballots_counted', 'ballots_rejected'] as const;
+export type TallyFields = FieldsOf<Tally, typeof TALLY_FIELDS>;
 
 /**
  * The signed result (DESIGN.md "Wire formats, version 1": tally):
@@ -709,24 +627,27 @@ const TALLY_FIELDS = ['type', 'v', 'poll_id', 'tree_size', 'root', 'counts', 'ba
  * 2 + ballots_counted + ballots_rejected: every logged ballot is either counted or rejected
  * by the recount, none is left out. Whether the counts fit the options is `Poll.checkTally`.
  */
-export class Tally implements TallyFields {
+export class Tally {
   readonly type = 'tally' as const;
   readonly v = ENTRY_VERSION;
   readonly poll_id: string;
+  /** Size of the board up to and including the close entry. */
   readonly tree_size: number;
+  /** RFC 9162 root hash of that tree. */
   readonly root: Uint8Array;
+  /** Option id → ballots choosing it. Every option of the poll, zeros included. */
   readonly counts: Readonly<Record<string, number>>;
   readonly ballots_counted: number;
   readonly ballots_rejected: number;
   readonly #bytes: Uint8Array;
 
   constructor(fields: TallyFields, path = 'tally') {
-    this.poll_id = checkPollIdAt(fields.poll_id, `${path}.poll_id`);
-    this.tree_size = count(fields.tree_size, `${path}.tree_size`);
+    this.poll_id = checkPollId(fields.poll_id, `${path}.poll_id`);
+    this.tree_size = fieldCount(fields.tree_size, `${path}.tree_size`);
     this.root = bytesField(fields.root, `${path}.root`, HASH_SIZE);
     const cp = `${path}.counts`;
     const raw = fields.counts;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FormatError(`${cp}: expected an object`);
+    asRecord(raw, cp);
     const keys = Object.keys(raw);
     if (keys.length < MIN_OPTIONS || keys.length > MAX_OPTIONS) {
       throw new FormatError(`${cp}: ${keys.length} options, expected ${MIN_OPTIONS}..${MAX_OPTIONS}`);
@@ -735,11 +656,11 @@ export class Tally implements TallyFields {
     const counts = Object.create(null) as Record<string, number>;
     for (const key of keys.sort()) {
       optionId(key, `${cp}: key`);
-      counts[key] = count(raw[key], jsonPath(cp, key));
+      counts[key] = fieldCount(raw[key], jsonPath(cp, key));
     }
     this.counts = Object.freeze(counts);
-    this.ballots_counted = count(fields.ballots_counted, `${path}.ballots_counted`);
-    this.ballots_rejected = count(fields.ballots_rejected, `${path}.ballots_rejected`);
+    this.ballots_counted = fieldCount(fields.ballots_counted, `${path}.ballots_counted`);
+    this.ballots_rejected = fieldCount(fields.ballots_rejected, `${path}.ballots_rejected`);
     if (this.tree_size !== 2 + this.ballots_counted + this.ballots_rejected) {
       throw new FormatError(
         `${path}.tree_size: ${this.tree_size}, but a board of poll + ${this.ballots_counted} counted + ${this.ballots_rejected} rejected ballots + close has ${2 + this.ballots_counted + this.ballots_rejected} entries`,
@@ -763,8 +684,7 @@ export class Tally implements TallyFields {
   }
 
   static fromJSON(json: unknown, path = 'tally'): Tally {
-    fieldsOf(header(json, path, 'tally'), path, TALLY_FIELDS);
-    const o = json as Rec;
+    const o = header(json, path, 'tally', TALLY_FIELDS);
     return new Tally(
       {
         poll_id: o['poll_id'] as string,
@@ -783,10 +703,7 @@ export class Tally implements TallyFields {
   }
 
   static deserialize(bytes: Uint8Array, path = 'tally'): Tally {
-    tooBig(bytes, path);
-    const entry = Tally.fromJSON(parseCanonicalJson(bytes, path), path);
-    sameBytes(entry, bytes, path);
-    return entry;
+    return fromEntryBytes(bytes, path, Tally.fromJSON);
   }
 }
 
@@ -796,36 +713,27 @@ export class Tally implements TallyFields {
 /** Every v1 entry. Switch on `entry.type`; there is no other kind. */
 export type Entry = Poll | Ballot | Close | Tally;
 
+const FROM_JSON: { readonly [T in EntryType]: (json: unknown, path: string) => Entry } = {
+  poll: Poll.fromJSON,
+  ballot: Ballot.fromJSON,
+  close: Close.fromJSON,
+  tally: Tally.fromJSON,
+};
+
 /**
  * Parses one board entry: canonical JSON, then dispatch on `type` (MUST be one of the four v1
  * types) and `v` (MUST be 1). Throws FormatError naming the field; never returns a partial or
  * unknown entry.
  */
 export function parseEntry(bytes: Uint8Array, path = 'entry'): Entry {
-  tooBig(bytes, path);
-  const json = parseCanonicalJson(bytes, path);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(`${path}: expected a JSON object`);
-  const type = json['type'];
-  if (type === undefined) throw new FormatError(`${path}: missing field "type"`);
-  if (typeof type !== 'string' || !(ENTRY_TYPES as readonly string[]).includes(type)) {
-    throw new FormatError(`${path}.type: unknown entry type ${describe(type)} (v1 has ${ENTRY_TYPES.join(', ')})`);
-  }
-  checkVersion(json['v'], `${type}.v`);
-  let entry: Entry;
-  switch (type as EntryType) {
-    case 'poll':
-      entry = Poll.fromJSON(json, 'poll');
-      break;
-    case 'ballot':
-      entry = Ballot.fromJSON(json, 'ballot');
-      break;
-    case 'close':
-      entry = Close.fromJSON(json, 'close');
-      break;
-    case 'tally':
-      entry = Tally.fromJSON(json, 'tally');
-      break;
-  }
-  sameBytes(entry, bytes, path);
-  return entry;
+  return fromEntryBytes(bytes, path, (json) => {
+    if (!isRecord(json)) throw new FormatError(`${path}: expected a JSON object`);
+    const type = json['type'];
+    if (type === undefined) throw new FormatError(`${path}: missing field "type"`);
+    if (typeof type !== 'string' || !(ENTRY_TYPES as readonly string[]).includes(type)) {
+      throw new FormatError(`${path}.type: unknown entry type ${describe(type)} (v1 has ${ENTRY_TYPES.join(', ')})`);
+    }
+    checkVersion(json['v'], `${type}.v`);
+    return FROM_JSON[type as EntryType](json, type);
+  });
 }

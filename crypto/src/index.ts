@@ -5,6 +5,7 @@
 export * from './bytes.ts';
 export { sha256, randomBytes } from '#platform';
 export * from './jcs.ts';
+export { jsonPath } from './validate.ts';
 export * from './merkle.ts';
 export * from './tiles.ts';
 export * from './note.ts';

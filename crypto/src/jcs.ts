@@ -28,6 +28,7 @@
  */
 import canonicalize from 'canonicalize';
 import { FormatError, fromUtf8, utf8 } from './bytes.ts';
+import { LONE_SURROGATE, jsonPath } from './validate.ts';
 
 /** A JSON value as blindvote handles it (I-JSON: finite numbers, well-formed strings). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -37,16 +38,6 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  * v1 entries nest at most 4 deep; receipts 5.
  */
 export const MAX_DEPTH = 32;
-
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** A lone surrogate: with the `u` flag a well-formed pair is one non-surrogate code point. */
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/** `parent.key` or `parent["odd key"]` or `parent[3]`: the field paths used in error messages. */
-export function jsonPath(parent: string, key: string | number): string {
-  if (typeof key === 'number') return `${parent}[${key}]`;
-  return IDENT.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
-}
 
 /** Throws unless `text` is well-formed UTF-16 (no lone surrogates, RFC 7493 §2.1). */
 export function assertWellFormed(text: string, what: string): void {
@@ -210,39 +201,35 @@ class Scanner {
     return decoded;
   }
 
-  depthCheck(path: string, depth: number): void {
+  /** Enters an array or object at `depth`; true if it is empty (and then already closed). */
+  open(path: string, depth: number, close: string): boolean {
     if (depth > MAX_DEPTH) this.fail(path, `nesting deeper than ${MAX_DEPTH}`);
+    this.pos++;
+    this.ws();
+    if (this.text[this.pos] !== close) return false;
+    this.pos++;
+    return true;
+  }
+
+  /** After a member of an array or object: true at its `close` bracket, false at ','. */
+  end(path: string, close: string, where: string): boolean {
+    this.ws();
+    const c = this.text[this.pos];
+    if (c !== close && c !== ',') this.fail(path, `expected ',' or '${close}' in ${where}`);
+    this.pos++;
+    return c === close;
   }
 
   array(path: string, depth: number): void {
-    this.depthCheck(path, depth);
-    this.pos++;
-    this.ws();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return;
-    }
+    if (this.open(path, depth, ']')) return;
     for (let i = 0; ; i++) {
       this.value(jsonPath(path, i), depth);
-      this.ws();
-      const c = this.text[this.pos];
-      this.pos++;
-      if (c === ']') return;
-      if (c !== ',') {
-        this.pos--;
-        this.fail(path, "expected ',' or ']' in array");
-      }
+      if (this.end(path, ']', 'array')) return;
     }
   }
 
   object(path: string, depth: number): void {
-    this.depthCheck(path, depth);
-    this.pos++;
-    this.ws();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return;
-    }
+    if (this.open(path, depth, '}')) return;
     const keys = new Set<string>();
     for (;;) {
       this.ws();
@@ -258,14 +245,7 @@ class Scanner {
       if (this.text[this.pos] !== ':') this.fail(jsonPath(path, key), "expected ':' after key");
       this.pos++;
       this.value(jsonPath(path, key), depth);
-      this.ws();
-      const c = this.text[this.pos];
-      this.pos++;
-      if (c === '}') return;
-      if (c !== ',') {
-        this.pos--;
-        this.fail(path, "expected ',' or '}' in object");
-      }
+      if (this.end(path, '}', 'object')) return;
     }
   }
 

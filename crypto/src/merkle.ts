@@ -49,6 +49,7 @@
  */
 import { sha256 } from '#platform';
 import { FormatError, abytes, equalBytes } from './bytes.ts';
+import { argCount, isCount } from './validate.ts';
 
 /** SHA-256 output size: every tree hash is exactly this long. */
 export const HASH_SIZE = 32;
@@ -97,13 +98,6 @@ export type ProofNodePlan = readonly NodeId[];
 
 // ---- numbers (bitwise operators are 32-bit in JS, so these use exact float arithmetic) ----
 
-function count(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${what}: expected a non-negative safe integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 const half = (n: number): number => Math.floor(n / 2);
 const isOdd = (n: number): boolean => n % 2 === 1;
 
@@ -133,7 +127,7 @@ function rangeIds(begin: number, end: number): NodeId[] {
 
 /** The compact range of [0, size): the perfect subtrees of a tree of `size`, left to right. */
 export function compactRangeIds(size: number): NodeId[] {
-  return rangeIds(0, count(size, 'tree size'));
+  return rangeIds(0, argCount(size, 'tree size'));
 }
 
 function fold(hashes: readonly Uint8Array[]): Uint8Array {
@@ -155,7 +149,7 @@ export class CompactRange {
 
   /** Rebuilds a range from stored hashes (`compactRangeIds(size)`, in that order). */
   static fromHashes(size: number, hashes: readonly Uint8Array[]): CompactRange {
-    count(size, 'compact range size');
+    argCount(size, 'compact range size');
     if (!Array.isArray(hashes)) throw new FormatError('compact range: expected an array of hashes');
     const want = popcount(size);
     if (hashes.length !== want) {
@@ -231,8 +225,8 @@ function pathPlan(level: number, index: number, size: number): ProofNodePlan[] {
 
 /** What `inclusionProof` reads: PATH(index, D[0:size]) (§2.1.3.1), bottom-up. */
 export function inclusionPlan(index: number, size: number): ProofNodePlan[] {
-  count(index, 'leaf index');
-  count(size, 'tree size');
+  argCount(index, 'leaf index');
+  argCount(size, 'tree size');
   if (index >= size) throw new RangeError(`leaf index ${index} is not below tree size ${size}`);
   return pathPlan(0, index, size);
 }
@@ -243,8 +237,8 @@ export function inclusionPlan(index: number, size: number): ProofNodePlan[] {
  * that node's inclusion path in the tree of size2. Empty when size1 == size2.
  */
 export function consistencyPlan(size1: number, size2: number): ProofNodePlan[] {
-  count(size1, 'size1');
-  count(size2, 'size2');
+  argCount(size1, 'size1');
+  argCount(size2, 'size2');
   if (size1 > size2) throw new RangeError(`size1 ${size1} is larger than size2 ${size2}`);
   if (size1 === 0) throw new RangeError('no consistency proof from an empty tree (size1 = 0): it commits to nothing');
   if (size1 === size2) return [];
@@ -303,7 +297,7 @@ export class ProofError extends Error {
 }
 
 function proofCount(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+  if (!isCount(value)) {
     throw new ProofError('malformed', `${what}: expected a non-negative safe integer, got ${String(value)}`);
   }
   return value;
@@ -329,6 +323,34 @@ function checkLength(proof: readonly Uint8Array[], want: number, what: string): 
 }
 
 /**
+ * The walk both verifications share (§2.1.3.2 step 4, §2.1.4.2 step 6, and their final sn = 0):
+ * from node fn, sn being the last node at its level, with hash `seed`, up through `path`. `sr` is
+ * the root it leads to (r in §2.1.3.2); `fr` folds in only the left siblings (for consistency, the
+ * root of the smaller tree). Throws unless `path` has exactly the length the walk needs.
+ */
+function walk(fn: number, sn: number, seed: Uint8Array, path: readonly Uint8Array[], what: string): { fr: Uint8Array; sr: Uint8Array } {
+  let fr = seed;
+  let sr = seed;
+  for (const c of path) {
+    if (sn === 0) throw new ProofError('proof-length', `${what} is too long`);
+    if (isOdd(fn) || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while (!isOdd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  if (sn !== 0) throw new ProofError('proof-length', `${what} is too short`);
+  return { fr, sr };
+}
+
+/**
  * The root that an inclusion proof leads to (§2.1.3.2 steps 1-5, without the final root
  * comparison). Throws `ProofError` unless the proof has exactly the right shape.
  */
@@ -338,26 +360,9 @@ export function rootFromInclusionProof(leafHash: Uint8Array, index: number, size
   proofCount(size, 'tree size');
   const path = proofHashes(proof);
   if (index >= size) throw new ProofError('index-out-of-range', `leaf index ${index} is not below tree size ${size}`);
-  checkLength(path, pathPlan(0, index, size).length, `inclusion proof for leaf ${index} of ${size}`);
-  let fn = index;
-  let sn = size - 1;
-  let r = leafHash;
-  for (const p of path) {
-    if (sn === 0) throw new ProofError('proof-length', `inclusion proof for leaf ${index} of ${size} is too long`);
-    if (isOdd(fn) || fn === sn) {
-      r = nodeHash(p, r);
-      while (!isOdd(fn) && fn !== 0) {
-        fn = half(fn);
-        sn = half(sn);
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn = half(fn);
-    sn = half(sn);
-  }
-  if (sn !== 0) throw new ProofError('proof-length', `inclusion proof for leaf ${index} of ${size} is too short`);
-  return r;
+  const what = `inclusion proof for leaf ${index} of ${size}`;
+  checkLength(path, pathPlan(0, index, size).length, what);
+  return walk(index, size - 1, leafHash, path, what).sr;
 }
 
 /** §2.1.3.2: succeeds only if `proof` shows `leafHash` at `index` in the tree of `size` with `root`. */
@@ -389,7 +394,8 @@ export function verifyConsistency(size1: number, size2: number, proof: readonly 
     if (!equalBytes(root1, root2)) throw new ProofError('root-mismatch', `trees of equal size ${size1} have different roots`);
     return;
   }
-  checkLength(path, consistencyPlan(size1, size2).length, `consistency proof from ${size1} to ${size2}`);
+  const what = `consistency proof from ${size1} to ${size2}`;
+  checkLength(path, consistencyPlan(size1, size2).length, what);
   // Step 2: when size1 is a power of two, root1 is the seed node and is not sent.
   const nodes = size1 === 2 ** trailingZeros(size1) ? [root1, ...path] : path;
   let fn = size1 - 1;
@@ -398,24 +404,7 @@ export function verifyConsistency(size1: number, size2: number, proof: readonly 
     fn = half(fn);
     sn = half(sn);
   }
-  let fr = nodes[0]!;
-  let sr = nodes[0]!;
-  for (const c of nodes.slice(1)) {
-    if (sn === 0) throw new ProofError('proof-length', `consistency proof from ${size1} to ${size2} is too long`);
-    if (isOdd(fn) || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
-      while (!isOdd(fn) && fn !== 0) {
-        fn = half(fn);
-        sn = half(sn);
-      }
-    } else {
-      sr = nodeHash(sr, c);
-    }
-    fn = half(fn);
-    sn = half(sn);
-  }
-  if (sn !== 0) throw new ProofError('proof-length', `consistency proof from ${size1} to ${size2} is too short`);
-  if (!equalBytes(fr, root1)) throw new ProofError('root-mismatch', `consistency proof from ${size1} to ${size2} does not lead to root1`);
-  if (!equalBytes(sr, root2)) throw new ProofError('root-mismatch', `consistency proof from ${size1} to ${size2} does not lead to root2`);
+  const { fr, sr } = walk(fn, sn, nodes[0]!, nodes.slice(1), what);
+  if (!equalBytes(fr, root1)) throw new ProofError('root-mismatch', `${what} does not lead to root1`);
+  if (!equalBytes(sr, root2)) throw new ProofError('root-mismatch', `${what} does not lead to root2`);
 }

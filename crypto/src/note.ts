@@ -42,6 +42,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { ed25519Signer, randomBytes, sha256 } from '#platform';
 import type { Ed25519Signer } from './platform/types.ts';
 import { FormatError, abytes, concatBytes, equalBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
+import { C0_CONTROL, LONE_SURROGATE, NOTE_CONTROL, checkTextSize } from './validate.ts';
 
 /** Signature type byte for Ed25519 (c2sp.org/signed-note §Signature types). The only one accepted. */
 export const SIGNATURE_TYPE_ED25519 = 0x01;
@@ -55,11 +56,8 @@ export const MAX_NOTE_SIZE = 16 * 1024;
 
 const SIG_PREFIX = '\u2014 '; // em dash, space
 const SIGNER_PREFIX = 'PRIVATE+KEY+';
-const CONTROL = /[\u0000-\u0009\u000b-\u001f]/;
-const LONE_SURROGATE = /\p{Cs}/u;
-// Go's unicode.IsSpace is exactly the Unicode White_Space property. C0 controls are refused too,
-// because a name that cannot appear in a note is useless.
-const NAME_FORBIDDEN = /[\p{White_Space}+\u0000-\u001f]/u;
+// Go's unicode.IsSpace is exactly the Unicode White_Space property.
+const NAME_FORBIDDEN = /[\p{White_Space}+]/u;
 const HEX8 = /^[0-9a-f]{8}$/;
 
 /** Thrown when a well-formed note fails verification against the caller's trusted keys. */
@@ -86,9 +84,12 @@ export class NoteVerificationError extends Error {
 
 // ───────────────────────────── names and key IDs ─────────────────────────────
 
-/** Key names MUST be non-empty and contain no Unicode space and no '+' (§Format). */
+/**
+ * Key names MUST be non-empty and contain no Unicode space and no '+' (§Format); C0 controls are
+ * refused too, because a name that cannot appear in a note is useless.
+ */
 export function isValidKeyName(name: unknown): name is string {
-  return typeof name === 'string' && name.length > 0 && !LONE_SURROGATE.test(name) && !NAME_FORBIDDEN.test(name);
+  return typeof name === 'string' && name.length > 0 && !LONE_SURROGATE.test(name) && !NAME_FORBIDDEN.test(name) && !C0_CONTROL.test(name);
 }
 
 function checkName(name: unknown, what: string): string {
@@ -133,6 +134,16 @@ function checkPublicKey(publicKey: Uint8Array, what: string): void {
   if (kind === 'invalid') throw new FormatError(`${what}: not a valid Ed25519 point`);
   if (kind === 'small-order') throw new FormatError(`${what}: small-order Ed25519 point`);
   if (kind === 'mixed-order') throw new FormatError(`${what}: Ed25519 point with a small-order component (not in the prime-order subgroup)`);
+}
+
+/** `<name>+<hex8 key ID>`: how errors and logs name a key, and what signatures are matched on. */
+function pairId(name: string, keyId: Uint8Array): string {
+  return `${name}+${toHex(keyId)}`;
+}
+
+/** `<name>+<hex8 key ID>+<base64(0x01 || key)>`: the inverse of `splitKey`. */
+function joinKey(name: string, keyId: Uint8Array, key: Uint8Array): string {
+  return `${pairId(name, keyId)}+${toBase64(concatBytes(Uint8Array.of(SIGNATURE_TYPE_ED25519), key))}`;
 }
 
 /** Splits `<name>+<hex8>+<base64>` on the first two '+' only: base64 may contain '+'. */
@@ -180,7 +191,7 @@ export class VerifierKey {
 
   /** `<name>+<hex8 key ID>`: how errors and logs name a key. */
   get id(): string {
-    return `${this.name}+${toHex(this.keyId)}`;
+    return pairId(this.name, this.keyId);
   }
 
   /**
@@ -208,8 +219,7 @@ export function parseVerifierKey(text: string): VerifierKey {
 export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
   checkName(name, 'verifier key');
   checkPublicKey(publicKey, 'verifier key: Ed25519 public key');
-  const id = noteKeyId(name, publicKey);
-  return `${name}+${toHex(id)}+${toBase64(concatBytes(Uint8Array.of(SIGNATURE_TYPE_ED25519), publicKey))}`;
+  return joinKey(name, noteKeyId(name, publicKey), publicKey);
 }
 
 // ───────────────────────────── signer keys ─────────────────────────────
@@ -240,8 +250,7 @@ export function parseSignerKey(text: string): SignerKey {
 export function formatSignerKey(name: string, seed: Uint8Array): string {
   checkName(name, 'signer key');
   abytes(seed, 32, 'signer key: Ed25519 seed');
-  const id = noteKeyId(name, ed25519Signer(seed).publicKey);
-  return `${SIGNER_PREFIX}${name}+${toHex(id)}+${toBase64(concatBytes(Uint8Array.of(SIGNATURE_TYPE_ED25519), seed))}`;
+  return SIGNER_PREFIX + joinKey(name, noteKeyId(name, ed25519Signer(seed).publicKey), seed);
 }
 
 /** A fresh Ed25519 key pair for `name`: keep `signerKey` secret, publish `verifierKey`. */
@@ -270,7 +279,7 @@ export class NoteSigner {
 
   /** `<name>+<hex8 key ID>`. */
   get id(): string {
-    return `${this.name}+${toHex(this.keyId)}`;
+    return pairId(this.name, this.keyId);
   }
 
   /** RFC 8032 Ed25519 over the exact bytes (a string is signed as its UTF-8). 64 bytes. */
@@ -310,39 +319,23 @@ export interface OpenedNote {
 }
 
 /**
- * Decodes a note (or note text) and enforces §Format's character rules: valid UTF-8 (well-formed
- * UTF-16 for a string) and no ASCII control character other than newline.
+ * Decodes a note (or note text), at most MAX_NOTE_SIZE, and enforces §Format's character rules
+ * (`checkNoteChars`).
  */
 export function decodeNoteText(input: string | Uint8Array, what: string): string {
-  checkNoteSize(input, what);
-  let s: string;
-  if (typeof input === 'string') {
-    if (LONE_SURROGATE.test(input)) throw new FormatError(`${what}: not well-formed Unicode (lone surrogate)`);
-    s = input;
-  } else {
-    s = fromUtf8(abytes(input, undefined, what), what);
-  }
-  if (CONTROL.test(s)) throw new FormatError(`${what}: ASCII control characters other than newline are not allowed`);
-  return s;
+  checkTextSize(input, MAX_NOTE_SIZE, what);
+  return checkNoteChars(typeof input === 'string' ? input : fromUtf8(abytes(input, undefined, what), what), what);
 }
 
-/** MAX_NOTE_SIZE, in UTF-8 bytes; a string too long in UTF-16 units is refused before encoding. */
-function checkNoteSize(input: string | Uint8Array, what: string): void {
-  if (typeof input === 'string') {
-    if (input.length > MAX_NOTE_SIZE) throw new FormatError(`${what}: at least ${input.length} bytes, at most ${MAX_NOTE_SIZE} accepted`);
-    const n = utf8(input).length;
-    if (n > MAX_NOTE_SIZE) throw new FormatError(`${what}: ${n} bytes, at most ${MAX_NOTE_SIZE} accepted`);
-  } else if (input instanceof Uint8Array && input.length > MAX_NOTE_SIZE) {
-    throw new FormatError(`${what}: ${input.length} bytes, at most ${MAX_NOTE_SIZE} accepted`);
-  }
+/** §Format's characters: well-formed Unicode (valid UTF-8 once encoded), no ASCII control character but newline. */
+export function checkNoteChars(text: string, what: string): string {
+  if (LONE_SURROGATE.test(text)) throw new FormatError(`${what}: not well-formed Unicode (lone surrogate)`);
+  if (NOTE_CONTROL.test(text)) throw new FormatError(`${what}: ASCII control characters other than newline are not allowed`);
+  return text;
 }
 
 function signatureLine(name: string, keyId: Uint8Array, signature: Uint8Array): string {
   return `${SIG_PREFIX}${name} ${toBase64(concatBytes(keyId, signature))}\n`;
-}
-
-function pairId(name: string, keyId: Uint8Array): string {
-  return `${name}+${toHex(keyId)}`;
 }
 
 /** Parses a signed note without verifying anything. Every structural rule of §Format is enforced. */
@@ -441,7 +434,7 @@ export function signNote(text: string | Uint8Array, signers: readonly NoteSigner
   const message = utf8(t);
   let out = `${t}\n`;
   for (const s of signers) out += signatureLine(s.name, s.keyId, s.sign(message));
-  checkNoteSize(out, 'signNote: the signed note');
+  checkTextSize(out, MAX_NOTE_SIZE, 'signNote: the signed note');
   return out;
 }
 
@@ -463,6 +456,6 @@ export function addSignatures(note: string | Uint8Array, signers: readonly NoteS
   let out = `${parsed.text}\n`;
   for (const s of kept) out += signatureLine(s.name, s.keyId, s.signature);
   for (const s of signers) out += signatureLine(s.name, s.keyId, s.sign(message));
-  checkNoteSize(out, 'addSignatures: the signed note');
+  checkTextSize(out, MAX_NOTE_SIZE, 'addSignatures: the signed note');
   return out;
 }

@@ -37,14 +37,16 @@
  * canonical: receipts are documents people store and paste. Unknown fields are rejected. Size is
  * capped before parsing (MAX_RECEIPT_SIZE, and MAX_NOTE_SIZE for the checkpoint).
  */
-import { FormatError, abytes, equalBytes, fromBase64, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
-import { Checkpoint, openCheckpoint } from './checkpoint.ts';
-import { Ballot, Poll, checkPollIdAt } from './entries.ts';
+import { FormatError, abytes, equalBytes, fromBase64, fromUtf8, toBase64, toHex } from './bytes.ts';
+import { Checkpoint } from './checkpoint.ts';
+import { Ballot, Poll } from './entries.ts';
 import type { BallotJSON } from './entries.ts';
-import { canonicalBytes, jsonPath, parseJsonStrict } from './jcs.ts';
+import { canonicalBytes, parseJsonStrict } from './jcs.ts';
 import { HASH_SIZE, leafHash, verifyInclusion } from './merkle.ts';
-import { VerifierKey, parseNote } from './note.ts';
-import { TokenVerifier } from './token.ts';
+import { VerifierKey, openNote, parseNote } from './note.ts';
+import { TokenVerifier, checkPollId } from './token.ts';
+import { asRecord, checkTextSize, describe, fieldCount } from './validate.ts';
+import type { FieldsOf } from './validate.ts';
 
 export const RECEIPT_VERSION = 1;
 /** A tree of at most 2^53 − 1 leaves has inclusion proofs of at most 53 hashes. */
@@ -54,18 +56,6 @@ export const MAX_PROOF_LENGTH = 53;
  * but ~1.5 KiB in practice), a checkpoint note (≤ 16 KiB) and 53 proof hashes fit easily.
  */
 export const MAX_RECEIPT_SIZE = 64 * 1024;
-
-export interface ReceiptFields {
-  readonly poll_id: string;
-  /** The board's tlog-tiles prefix URL, e.g. `https://vote.example/poll/budget-2025`. */
-  readonly board: string;
-  readonly ballot: Ballot;
-  readonly leaf_index: number;
-  readonly leaf_hash: Uint8Array;
-  /** The signed checkpoint note, as served at `<board>/checkpoint`. */
-  readonly checkpoint: string;
-  readonly inclusion_proof: readonly Uint8Array[];
-}
 
 export type ReceiptJSON = {
   v: 1;
@@ -78,13 +68,8 @@ export type ReceiptJSON = {
   inclusion_proof: string[];
 };
 
-const RECEIPT_FIELDS = ['v', 'poll_id', 'board', 'ballot', 'leaf_index', 'leaf_hash', 'checkpoint', 'inclusion_proof'];
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
-  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-}
+const RECEIPT_FIELDS = ['v', 'poll_id', 'board', 'ballot', 'leaf_index', 'leaf_hash', 'checkpoint', 'inclusion_proof'] as const;
+export type ReceiptFields = FieldsOf<Receipt, typeof RECEIPT_FIELDS>;
 
 /**
  * Board prefix URL: http(s), no credentials, query or fragment, no trailing slash, and already in
@@ -114,13 +99,15 @@ export function boardOrigin(board: unknown, path = 'board'): string {
  * well-formed signed note with a well-formed checkpoint body; nothing is verified here (that is
  * `verifyReceipt`), so a well-formed but forged receipt can exist and MUST NOT be trusted.
  */
-export class Receipt implements ReceiptFields {
+export class Receipt {
   readonly v = RECEIPT_VERSION;
   readonly poll_id: string;
+  /** The board's tlog-tiles prefix URL, e.g. `https://vote.example/poll/budget-2025`. */
   readonly board: string;
   readonly ballot: Ballot;
   readonly leaf_index: number;
   readonly leaf_hash: Uint8Array;
+  /** The signed checkpoint note, as served at `<board>/checkpoint`. */
   readonly checkpoint: string;
   readonly inclusion_proof: readonly Uint8Array[];
   /** The checkpoint origin the board URL implies. */
@@ -129,7 +116,7 @@ export class Receipt implements ReceiptFields {
   readonly claimedCheckpoint: Checkpoint;
 
   constructor(fields: ReceiptFields, path = 'receipt') {
-    this.poll_id = checkPollIdAt(fields.poll_id, `${path}.poll_id`);
+    this.poll_id = checkPollId(fields.poll_id, `${path}.poll_id`);
     this.origin = boardOrigin(fields.board, `${path}.board`);
     this.board = fields.board;
     if (!(fields.ballot instanceof Ballot)) throw new FormatError(`${path}.ballot: expected a Ballot`);
@@ -137,11 +124,7 @@ export class Receipt implements ReceiptFields {
     if (this.ballot.poll_id !== this.poll_id) {
       throw new FormatError(`${path}.ballot.poll_id: "${this.ballot.poll_id}" differs from the receipt's poll_id "${this.poll_id}"`);
     }
-    const index = fields.leaf_index;
-    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) {
-      throw new FormatError(`${path}.leaf_index: expected a non-negative integer ≤ 2^53-1, got ${describe(index)}`);
-    }
-    this.leaf_index = index;
+    this.leaf_index = fieldCount(fields.leaf_index, `${path}.leaf_index`);
     this.leaf_hash = Uint8Array.from(abytes(fields.leaf_hash, HASH_SIZE, `${path}.leaf_hash`));
     if (typeof fields.checkpoint !== 'string') throw new FormatError(`${path}.checkpoint: expected the signed note text`);
     try {
@@ -171,19 +154,13 @@ export class Receipt implements ReceiptFields {
   }
 
   static fromJSON(json: unknown, path = 'receipt'): Receipt {
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(`${path}: expected an object`);
-    const o = json as Record<string, unknown>;
-    if (o['v'] === undefined) throw new FormatError(`${path}: missing field "v"`);
-    if (o['v'] !== RECEIPT_VERSION) throw new FormatError(`${path}.v: unsupported version ${describe(o['v'])}; this implementation reads only v1`);
-    for (const key of Object.keys(o)) {
-      if (!RECEIPT_FIELDS.includes(key)) throw new FormatError(`${jsonPath(path, key)}: unknown field`);
+    const o = asRecord(json, path);
+    // The version first, so a v2 receipt is reported as such.
+    if (o['v'] !== undefined && o['v'] !== RECEIPT_VERSION) {
+      throw new FormatError(`${path}.v: unsupported version ${describe(o['v'])}; this implementation reads only v1`);
     }
-    for (const field of RECEIPT_FIELDS) {
-      if (!Object.hasOwn(o, field)) throw new FormatError(`${path}: missing field "${field}"`);
-    }
+    asRecord(o, path, RECEIPT_FIELDS);
     const proof = o['inclusion_proof'];
-    if (!Array.isArray(proof)) throw new FormatError(`${path}.inclusion_proof: expected an array`);
-    if (proof.length > MAX_PROOF_LENGTH) throw new FormatError(`${path}.inclusion_proof: ${proof.length} hashes, at most ${MAX_PROOF_LENGTH}`);
     return new Receipt(
       {
         poll_id: o['poll_id'] as string,
@@ -192,7 +169,8 @@ export class Receipt implements ReceiptFields {
         leaf_index: o['leaf_index'] as number,
         leaf_hash: fromBase64(o['leaf_hash'], `${path}.leaf_hash`, HASH_SIZE),
         checkpoint: o['checkpoint'] as string,
-        inclusion_proof: proof.map((h, i) => fromBase64(h, `${path}.inclusion_proof[${i}]`, HASH_SIZE)),
+        // Anything but an array is passed on for the constructor to refuse.
+        inclusion_proof: Array.isArray(proof) ? proof.map((h, i) => fromBase64(h, `${path}.inclusion_proof[${i}]`, HASH_SIZE)) : (proof as Uint8Array[]),
       },
       path,
     );
@@ -200,17 +178,11 @@ export class Receipt implements ReceiptFields {
 
   /** Strict JSON (text or UTF-8 bytes), any whitespace and key order. */
   static parse(input: string | Uint8Array, path = 'receipt'): Receipt {
+    checkTextSize(input, MAX_RECEIPT_SIZE, path);
     let text: string;
-    const tooBig = (size: string) => new FormatError(`${path}: ${size} bytes, at most ${MAX_RECEIPT_SIZE} accepted`);
-    if (typeof input === 'string') {
-      if (input.length > MAX_RECEIPT_SIZE) throw tooBig(`at least ${input.length}`);
-      const n = utf8(input).length;
-      if (n > MAX_RECEIPT_SIZE) throw tooBig(String(n));
-      text = input;
-    } else if (input instanceof Uint8Array) {
-      if (input.length > MAX_RECEIPT_SIZE) throw tooBig(String(input.length));
-      text = fromUtf8(input, path);
-    } else throw new FormatError(`${path}: expected JSON text or bytes`);
+    if (typeof input === 'string') text = input;
+    else if (input instanceof Uint8Array) text = fromUtf8(input, path);
+    else throw new FormatError(`${path}: expected JSON text or bytes`);
     return Receipt.fromJSON(parseJsonStrict(text, path), path);
   }
 
@@ -324,7 +296,8 @@ export async function verifyReceipt(
     add('checkpoint-signature', false, 'not checked: no usable board key');
   } else {
     try {
-      openCheckpoint(receipt.checkpoint, [key]);
+      // The body was parsed once, by the constructor (claimedCheckpoint); this verifies its signatures.
+      openNote(receipt.checkpoint, [key]);
       add('checkpoint-signature', true, `signed by ${key.id}`);
     } catch (err) {
       add('checkpoint-signature', false, message(err));

@@ -30,6 +30,7 @@
 import { FormatError, abytes, concatBytes } from './bytes.ts';
 import { HASH_SIZE, nodeHash } from './merkle.ts';
 import type { NodeId, NodeReader } from './merkle.ts';
+import { argCount, isCount } from './validate.ts';
 
 /** Tree levels per tile: tile level L holds the nodes of tree level 8·L. */
 export const TILE_HEIGHT = 8;
@@ -51,21 +52,14 @@ export type TilePath =
  */
 export type TileFetcher = (level: number, index: number, width: number) => Promise<Uint8Array>;
 
-function count(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${what}: expected a non-negative safe integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 function tileLevel(level: unknown): number {
-  if (count(level, 'tile level') > MAX_TILE_LEVEL) throw new RangeError(`tile level ${String(level)} is above ${MAX_TILE_LEVEL}`);
+  if (argCount(level, 'tile level') > MAX_TILE_LEVEL) throw new RangeError(`tile level ${String(level)} is above ${MAX_TILE_LEVEL}`);
   return level as number;
 }
 
 /** `<N>`: 3-digit groups, all but the last prefixed with "x" (tlog-tiles §Merkle Tree). */
 export function formatTileIndex(index: number): string {
-  const digits = String(count(index, 'tile index'));
+  const digits = String(argCount(index, 'tile index'));
   const padded = digits.padStart(Math.ceil(digits.length / 3) * 3, '0');
   const groups = padded.match(/\d{3}/g)!;
   return groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join('/');
@@ -73,7 +67,7 @@ export function formatTileIndex(index: number): string {
 
 function widthSuffix(width: number | undefined): string {
   if (width === undefined || width === TILE_WIDTH) return '';
-  count(width, 'tile width');
+  argCount(width, 'tile width');
   if (width < 1 || width > TILE_WIDTH) {
     throw new RangeError(`tile width ${width} is not in 1..${TILE_WIDTH} (empty tiles MUST NOT be served)`);
   }
@@ -124,8 +118,8 @@ export function parseTilePath(path: string): TilePath {
  */
 export function tileWidthAt(level: number, index: number, treeSize: number): number {
   tileLevel(level);
-  count(index, 'tile index');
-  count(treeSize, 'tree size');
+  argCount(index, 'tile index');
+  argCount(treeSize, 'tree size');
   const hashes = Math.floor(treeSize / 2 ** (TILE_HEIGHT * level));
   const width = hashes - index * TILE_WIDTH;
   return width <= 0 ? 0 : Math.min(width, TILE_WIDTH);
@@ -136,8 +130,8 @@ export function tileWidthAt(level: number, index: number, treeSize: number): num
  * Null for the levels in between, which are recomputed from the tile below.
  */
 export function nodeTile(level: number, index: number): { level: number; index: number; offset: number } | null {
-  count(level, 'node level');
-  count(index, 'node index');
+  argCount(level, 'node level');
+  argCount(index, 'node index');
   if (level % TILE_HEIGHT !== 0) return null;
   return { level: level / TILE_HEIGHT, index: Math.floor(index / TILE_WIDTH), offset: index % TILE_WIDTH };
 }
@@ -163,7 +157,7 @@ export function encodeBundle(entries: readonly Uint8Array[]): Uint8Array {
  */
 export function decodeBundle(bytes: Uint8Array, width?: number): Uint8Array[] {
   abytes(bytes, undefined, 'entry bundle');
-  if (width !== undefined && (!Number.isSafeInteger(width) || width < 1 || width > TILE_WIDTH)) {
+  if (width !== undefined && (!isCount(width) || width < 1 || width > TILE_WIDTH)) {
     throw new RangeError(`entry bundle: width ${String(width)} is not in 1..${TILE_WIDTH}`);
   }
   const entries: Uint8Array[] = [];
@@ -202,12 +196,12 @@ function firstHashes(bytes: unknown, width: number, what: string): Uint8Array {
  * call fetches every tile it needs once, in parallel, at the width `tileWidthAt` gives.
  */
 export function tileNodeReader(treeSize: number, fetchTile: TileFetcher): NodeReader {
-  count(treeSize, 'tree size');
+  argCount(treeSize, 'tree size');
   if (typeof fetchTile !== 'function') throw new TypeError('tileNodeReader: fetchTile must be a function');
   return async (ids: readonly NodeId[]): Promise<Uint8Array[]> => {
     const reads = ids.map((id, k) => {
-      const h = count(id?.level, `node ${k} level`);
-      const i = count(id?.index, `node ${k} index`);
+      const h = argCount(id?.level, `node ${k} level`);
+      const i = argCount(id?.index, `node ${k} index`);
       if ((i + 1) * 2 ** h > treeSize) throw new RangeError(`node ${h}/${i} is not complete in a tree of size ${treeSize}`);
       const span = 2 ** (h % TILE_HEIGHT); // hashes of tile level floor(h/8) under the node
       const first = i * span;

@@ -33,6 +33,7 @@ import { BlindRSA, RSABSSA } from '@cloudflare/blindrsa-ts';
 import { randomBytes, sha256, importRsaPssSha384PublicKey } from '#platform';
 import type { RsaPssPublicKey } from './platform/types.ts';
 import { FormatError, abytes, concatBytes, equalBytes, fromBase64, toBase64, utf8 } from './bytes.ts';
+import { asRecord, describe } from './validate.ts';
 
 export const TOKEN_SUITE = 'RSABSSA-SHA384-PSS-Randomized';
 export const NONCE_LENGTH = 32;
@@ -50,11 +51,10 @@ export const POLL_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const DOMAIN = utf8('blindvote/token/v1');
 const ZERO = Uint8Array.of(0);
 
-/** Returns `pollId` if it matches POLL_ID_PATTERN, else throws FormatError. */
-export function checkPollId(pollId: unknown): string {
-  if (typeof pollId !== 'string' || !POLL_ID_PATTERN.test(pollId)) {
-    throw new FormatError('poll_id: must match [a-z0-9][a-z0-9-]{0,63}');
-  }
+/** Returns `pollId` if it is a string matching POLL_ID_PATTERN, else throws FormatError naming `path`. */
+export function checkPollId(pollId: unknown, path = 'poll_id'): string {
+  if (typeof pollId !== 'string') throw new FormatError(`${path}: expected a string, got ${describe(pollId)}`);
+  if (!POLL_ID_PATTERN.test(pollId)) throw new FormatError(`${path}: ${describe(pollId)} does not match [a-z0-9][a-z0-9-]{0,63}`);
   return pollId;
 }
 
@@ -212,7 +212,6 @@ export interface TokenJSON {
   sig: string;
 }
 
-
 /**
  * struct { opaque nonce[32]; opaque prefix[32]; opaque sig[modulus_len]; } as JSON base64.
  * The constructor checks the sizes it can without the key; `TokenVerifier` checks sig's length
@@ -295,11 +294,6 @@ export class BlindingState {
       blindedMsg: fromBase64(o['blindedMsg'], 'blinding.blindedMsg'),
     });
   }
-}
-
-function asRecord(json: unknown, what: string): Record<string, unknown> {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(`${what}: expected an object`);
-  return json as Record<string, unknown>;
 }
 
 // ---------------------------------------------------------------------------------------------
