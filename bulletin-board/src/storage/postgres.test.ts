@@ -2,10 +2,13 @@
  * The storage contract against the real PostgreSQL server (never a mock). Each test gets a
  * fresh database; BLINDVOTE_TEST_PG_URL names the server (default: local, user postgres).
  */
-import { after } from 'node:test';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { storageContract } from '../storage-contract.ts';
+import { sha256, utf8 } from '@blindvote/crypto';
+import { Sequencer } from '../sequencer.ts';
+import { storageContract, testSigner } from '../storage-contract.ts';
 import { PostgresLogStorage } from './postgres.ts';
 
 const admin = process.env.BLINDVOTE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -36,4 +39,31 @@ after(async () => {
 storageContract('postgres', {
   open: async () => PostgresLogStorage.open({ connectionString: await freshDatabase(), max: 4 }),
   scale: Number(process.env.BLINDVOTE_SCALE ?? 1_000_000),
+});
+
+test('postgres: an append resolves only after its batch committed', async () => {
+  const url = await freshDatabase();
+  const storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
+  const sequencer = new Sequencer(storage, [testSigner()]);
+  const blocker = new pg.Client({ connectionString: url });
+  const observer = new pg.Client({ connectionString: url });
+  await Promise.all([blocker.connect(), observer.connect()]);
+  try {
+    await sequencer.createLog('p1', 'board.test/poll/p1');
+    // Another writer holds the log: the batch can spend (uncommitted) but not lock and commit.
+    await blocker.query('BEGIN');
+    await blocker.query("SELECT * FROM logs WHERE poll_id = 'p1' FOR UPDATE");
+    let settled = false;
+    const append = sequencer.append('p1', utf8('{"n":1}'), sha256(utf8('t1'))).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(settled, false);
+    assert.equal((await observer.query('SELECT count(*)::int AS n FROM spent')).rows[0].n, 0);
+    await blocker.query('COMMIT');
+    assert.equal((await append).status, 'appended');
+    assert.equal((await observer.query('SELECT count(*)::int AS n FROM spent')).rows[0].n, 1);
+    assert.equal((await observer.query('SELECT size FROM logs')).rows[0].size, '1');
+  } finally {
+    await Promise.all([blocker.end(), observer.end()]);
+    await storage.close();
+  }
 });
