@@ -37,8 +37,11 @@ export class LogReader {
     return this.#storage.readEntries(pollId, from, to);
   }
 
-  /** Entry bundle `index` (up to 256 entries; fewer while it is partial). */
-  bundle(pollId: string, index: number): Promise<Uint8Array[]> {
-    return this.#storage.readEntries(pollId, index * TILE_WIDTH, (index + 1) * TILE_WIDTH);
+  /**
+   * Entry bundle `index`: its first `width` entries (C2SP tlog-tiles `.p/<width>`), or all it
+   * holds (up to 256) when no width is given.
+   */
+  bundle(pollId: string, index: number, width = TILE_WIDTH): Promise<Uint8Array[]> {
+    return this.#storage.readEntries(pollId, index * TILE_WIDTH, index * TILE_WIDTH + Math.min(width, TILE_WIDTH));
   }
 }

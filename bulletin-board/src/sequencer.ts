@@ -91,6 +91,10 @@ export interface SequencerOptions {
   readonly maxBatch?: number;
   /** Most entries waiting per poll before appends are refused with OverloadedError. */
   readonly maxQueue?: number;
+  /** Most entry bytes per transaction (default 8 MiB). */
+  readonly maxBatchBytes?: number;
+  /** Most entry bytes waiting per poll before appends are refused with OverloadedError (default 64 MiB). */
+  readonly maxQueueBytes?: number;
 }
 
 export class Sequencer {
@@ -98,7 +102,10 @@ export class Sequencer {
   readonly #signers: readonly NoteSigner[];
   readonly #maxBatch: number;
   readonly #maxQueue: number;
+  readonly #maxBatchBytes: number;
+  readonly #maxQueueBytes: number;
   readonly #queues = new Map<string, Pending[]>();
+  readonly #queuedBytes = new Map<string, number>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #wakers = new Map<string, () => void>();
 
@@ -108,6 +115,8 @@ export class Sequencer {
     this.#signers = signers;
     this.#maxBatch = options.maxBatch ?? 4096;
     this.#maxQueue = options.maxQueue ?? 200_000;
+    this.#maxBatchBytes = options.maxBatchBytes ?? 8 << 20;
+    this.#maxQueueBytes = options.maxQueueBytes ?? 64 << 20;
   }
 
   /** Creates the poll's empty log with a signed size-0 checkpoint; false if it exists. */
@@ -117,8 +126,9 @@ export class Sequencer {
   }
 
   /**
-   * Appends one entry. `tokenId` (32 bytes) is spent in the same transaction; entries without
-   * a token (poll manifest, close, tally) are appended as they are.
+   * Appends one entry. `tokenId` (32 bytes) is spent in the same transaction. Entries that
+   * carry no voter token (manifest, close, tally) SHOULD still pass a deterministic id (e.g.
+   * SHA-256 of type and poll), so that a retry after an unknown outcome cannot append them twice.
    */
   append(pollId: string, entry: Uint8Array, tokenId: Uint8Array | null = null): Promise<AppendResult> {
     if (entry.length === 0 || entry.length > MAX_ENTRY_SIZE) {
@@ -129,15 +139,32 @@ export class Sequencer {
     }
     let queue = this.#queues.get(pollId);
     if (queue === undefined) this.#queues.set(pollId, (queue = []));
-    if (queue.length >= this.#maxQueue) return Promise.reject(new OverloadedError(`poll "${pollId}": sequencer queue full`));
+    const bytes = (this.#queuedBytes.get(pollId) ?? 0) + entry.length;
+    if (queue.length >= this.#maxQueue || bytes > this.#maxQueueBytes) {
+      return Promise.reject(new OverloadedError(`poll "${pollId}": sequencer queue full`));
+    }
+    this.#queuedBytes.set(pollId, bytes);
     return new Promise((resolve, reject) => {
       queue.push({ entry, leafHash: leafHash(entry), tokenId, resolve, reject });
       this.#wakers.get(pollId)?.();
       if (!this.#running.has(pollId)) {
         const run = new Promise<void>((done) => setImmediate(done)).then(() => this.#drainPoll(pollId));
+        run.catch(() => undefined); // failures reach the callers, not the process
         this.#running.set(pollId, run);
       }
     });
+  }
+
+  /** Takes the next batch off a poll's queue: at most maxBatch entries and maxBatchBytes bytes. */
+  #take(pollId: string, queue: Pending[]): Pending[] {
+    let count = 0;
+    let bytes = 0;
+    while (count < queue.length && count < this.#maxBatch && (count === 0 || bytes + queue[count]!.entry.length <= this.#maxBatchBytes)) {
+      bytes += queue[count]!.entry.length;
+      count++;
+    }
+    this.#queuedBytes.set(pollId, (this.#queuedBytes.get(pollId) ?? 0) - bytes);
+    return queue.splice(0, count);
   }
 
   /** Resolves when every append made so far has settled. */
@@ -165,13 +192,20 @@ export class Sequencer {
         const queue = this.#queues.get(pollId);
         const waiting = queue?.length ?? 0;
         const last = inflight[inflight.length - 1];
+        const full = waiting >= this.#maxBatch || (this.#queuedBytes.get(pollId) ?? 0) >= this.#maxBatchBytes;
         // A second batch can only spend once the one before it holds the lock, so until then it
         // waits and grows, unless it is already full.
         const canStart = last === undefined
-          || (inflight.length < PIPELINE_DEPTH && predicted !== null && (last.isLocked || waiting >= this.#maxBatch));
+          || (inflight.length < PIPELINE_DEPTH && predicted !== null && (last.isLocked || full));
         if (waiting > 0 && canStart) {
-          const batch = queue!.splice(0, this.#maxBatch);
-          const plan: Plan | null = predicted === null ? null : this.#plan(predicted, batch, NONE);
+          const batch = this.#take(pollId, queue!);
+          let plan: Plan | null = null;
+          try {
+            plan = predicted === null ? null : this.#plan(predicted, batch, NONE);
+          } catch (error) {
+            for (const p of batch) p.reject(error);
+            continue;
+          }
           inflight.push(this.#commit(pollId, batch, plan, last?.locked));
           predicted = plan?.next ?? null;
           continue;
@@ -186,8 +220,12 @@ export class Sequencer {
         }
         await Promise.race(wake);
       }
+    } catch (error) {
+      // Not expected (batch failures are settled per batch); never leave a caller hanging.
+      for (const p of this.#queues.get(pollId) ?? []) p.reject(error);
     } finally {
       this.#queues.delete(pollId);
+      this.#queuedBytes.delete(pollId);
       this.#running.delete(pollId);
       this.#wakers.delete(pollId);
     }
@@ -209,7 +247,7 @@ export class Sequencer {
       isLocked: false,
       settled: false,
       head: null,
-      done: this.#storage.transact(pollId, (tx) => this.#sequence(tx, batch, plan, previous, onLocked)).then(
+      done: this.#storage.transact(pollId, (tx) => this.#sequence(pollId, tx, batch, plan, previous, onLocked)).then(
         ({ results, head }) => {
           inflight.head = head;
           // Callers resume in slices on later turns, so database replies for the following
@@ -233,6 +271,7 @@ export class Sequencer {
   }
 
   async #sequence(
+    pollId: string,
     tx: LogTx,
     batch: readonly Pending[],
     guess: Plan | null,
@@ -240,43 +279,40 @@ export class Sequencer {
     onLocked: () => void,
   ): Promise<{ results: AppendResult[]; head: LogHead }> {
     // Once the previous batch holds the lock (its spending done, so the two can never wait on
-    // each other's tokens), spend on the guess: this overlaps the previous batch's writes and
-    // commit. Then lock: batches lock in arrival order, so entries keep their append order.
+    // each other's tokens), spend: this overlaps the previous batch's writes and commit. Then
+    // lock: batches lock in arrival order, so entries keep their append order. A transaction
+    // holding the lock MUST NOT wait on another's spent rows (that is how two sequencer
+    // processes would deadlock), so it spends before it locks, on a guess when it has none.
     await previous;
+    let plan = guess ?? this.#plan(await this.#peek(pollId), batch, NONE);
     // The lock is queued right behind the spend: no round trip through JS in between.
-    const [lostOnGuess, head] = await Promise.all([
-      guess !== null && guess.spend.length > 0 ? tx.spend(guess.spend) : null,
-      tx.lock(),
-    ]);
+    const [spent, head] = await Promise.all([plan.spend.length > 0 ? tx.spend(plan.spend) : NO_CONFLICTS, tx.lock()]);
     onLocked();
-    let plan = guess;
-    let conflicts = lostOnGuess;
-    if (plan === null || !sameHead(plan.base, head)) {
+    let conflicts = spent;
+    if (!sameHead(plan.base, head)) {
+      // Same leaders in the same order, shifted: move the rows spent on the guess.
       const fresh = this.#plan(head, batch, NONE);
-      if (plan !== null && conflicts !== null) {
-        // Same leaders in the same order, shifted: move the rows spent on the guess.
-        const lost = conflicts;
-        const moved = fresh.spend.filter((_, k) => !lost.has(plan!.spend[k]!.index));
-        if (moved.length > 0) await tx.respend(moved);
-        conflicts = new Set(fresh.spend.filter((_, k) => lost.has(plan!.spend[k]!.index)).map((row) => row.index));
-      } else {
-        conflicts = null;
-      }
+      const moved = fresh.spend.filter((_, k) => !spent.has(plan.spend[k]!.index));
+      if (moved.length > 0) await tx.respend(moved);
+      conflicts = new Set(fresh.spend.filter((_, k) => spent.has(plan.spend[k]!.index)).map((row) => row.index));
       plan = fresh;
     }
-    conflicts ??= plan.spend.length > 0 ? await tx.spend(plan.spend) : NO_CONFLICTS;
     if (conflicts.size > 0) {
       // Tokens spent before this batch: a byte-identical entry is a resubmission, else a double spend.
       const lost = plan.spend.filter((row) => conflicts.has(row.index));
       const spentAt = await tx.spentIndexes(lost.map((row) => row.tokenId));
-      const decided = new Map<number, Decided>();
-      for (const row of lost) {
+      const indexes = lost.map((row) => {
         const index = spentAt.get(hexKey(row.tokenId));
         if (index === undefined) throw new Error('storage: a conflicting token id has no spent row');
-        const [existing] = await tx.readEntries(index, index + 1);
-        if (existing === undefined) throw new Error(`storage: spent token points at missing entry ${index}`);
-        decided.set(plan.positions[row.index - head.size]!, { index, existing });
-      }
+        return index;
+      });
+      const existing = await tx.entriesAt(indexes);
+      const decided = new Map<number, Decided>();
+      lost.forEach((row, k) => {
+        const bytes = existing.get(indexes[k]!);
+        if (bytes === undefined) throw new Error(`storage: spent token points at missing entry ${indexes[k]}`);
+        decided.set(plan.positions[row.index - head.size]!, { index: indexes[k]!, existing: bytes });
+      });
       plan = this.#plan(head, batch, decided);
       if (plan.spend.length > 0) await tx.respend(plan.spend);
     }
@@ -333,9 +369,15 @@ export class Sequencer {
     return { base: head, next, positions, spend, chunks, tiles, results };
   }
 
+  /** The committed head, read without the lock (a guess to spend on before locking). */
+  async #peek(pollId: string): Promise<LogHead> {
+    const head = await this.#storage.head(pollId);
+    if (head === null) throw new UnknownLogError(pollId);
+    return head;
+  }
+
   #sign(origin: string, size: number, root: Uint8Array): string {
     return signCheckpoint(new Checkpoint({ origin, size, root }), this.#signers);
   }
 }
 
-export { UnknownLogError };

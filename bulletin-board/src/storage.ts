@@ -11,6 +11,8 @@
  * - checkpoints: every signed checkpoint, by size (consistency proofs between any two).
  */
 
+import { decodeBundle } from '@blindvote/crypto';
+
 export interface LogHead {
   readonly pollId: string;
   /** Checkpoint origin: the board prefix URL without its scheme (DESIGN.md wire formats). */
@@ -31,7 +33,7 @@ export interface SpendRow {
 export interface TileWrite {
   readonly level: number;
   readonly index: number;
-  /** 0 for a new tile; else the tile MUST already hold at least `start` hashes (else: abort). */
+  /** 0 for a new tile; else the tile MUST hold exactly `start` hashes (else: abort, never truncate). */
   readonly start: number;
   /** Concatenated 32-byte hashes. */
   readonly hashes: Uint8Array;
@@ -61,8 +63,8 @@ export interface LogTx {
   respend(rows: readonly SpendRow[]): Promise<void>;
   /** Leaf index of each already spent token id (keyed by `hexKey`). */
   spentIndexes(tokenIds: readonly Uint8Array[]): Promise<Map<string, number>>;
-  /** Committed entries [from, to). */
-  readEntries(from: number, to: number): Promise<Uint8Array[]>;
+  /** Committed entries at these indexes (each chunk read once), absent where there is none. */
+  entriesAt(indexes: readonly number[]): Promise<Map<number, Uint8Array>>;
   /** Writes the integrated batch and the new head; visible to readers only at commit. */
   write(chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], head: LogHead): Promise<void>;
 }
@@ -91,6 +93,18 @@ export class UnknownLogError extends Error {
     super(`no log for poll "${pollId}"`);
     this.pollId = pollId;
   }
+}
+
+/** Entries at `indexes`, decoded from the chunks (first index, bundle bytes) that hold them. */
+export function pickEntries(chunks: readonly [number, Uint8Array][], indexes: readonly number[]): Map<number, Uint8Array> {
+  const wanted = new Set(indexes);
+  const out = new Map<number, Uint8Array>();
+  for (const [first, data] of chunks) {
+    decodeBundle(data).forEach((entry, k) => {
+      if (wanted.has(first + k)) out.set(first + k, entry);
+    });
+  }
+  return out;
 }
 
 /** Map key for a token id (native hex: this is per ballot on the hot path). */

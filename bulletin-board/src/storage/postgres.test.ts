@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { sha256, utf8 } from '@blindvote/crypto';
+import { CompactRange, leafHash, openCheckpoint, sha256, utf8 } from '@blindvote/crypto';
 import { Sequencer } from '../sequencer.ts';
 import { storageContract, testSigner } from '../storage-contract.ts';
 import { PostgresLogStorage } from './postgres.ts';
@@ -65,5 +65,35 @@ test('postgres: an append resolves only after its batch committed', async () => 
   } finally {
     await Promise.all([blocker.end(), observer.end()]);
     await storage.close();
+  }
+});
+
+test('postgres: two sequencer processes on one log, every token sent to both, never deadlock or duplicate', async () => {
+  const url = await freshDatabase();
+  const signer = testSigner();
+  const [a, b] = await Promise.all([1, 2].map(() => PostgresLogStorage.open({ connectionString: url, max: 3 })));
+  try {
+    const sequencers = [a!, b!].map((s) => new Sequencer(s, [signer], { maxBatch: 64 }));
+    await sequencers[0]!.createLog('p1', 'board.test/poll/p1');
+    const tokens = Array.from({ length: 3000 }, (_, i) => sha256(utf8(`two writers ${i}`)));
+    // Each token goes to both writers; for every third token the second copy differs.
+    const results = await Promise.all(tokens.flatMap((token, i) => [
+      sequencers[0]!.append('p1', utf8(`{"n":${i}}`), token).then((r) => ({ i, r })),
+      sequencers[1]!.append('p1', utf8(i % 3 === 0 ? `{"n":${i},"other":true}` : `{"n":${i}}`), token).then((r) => ({ i, r })),
+    ]));
+    const head = (await a!.head('p1'))!;
+    assert.equal(head.size, tokens.length);
+    const entries = await a!.readEntries('p1', 0, head.size);
+    const range = new CompactRange();
+    for (const entry of entries) range.append(leafHash(entry));
+    assert.deepEqual(range.root(), openCheckpoint(head.checkpoint, [signer.verifierKey]).checkpoint.root);
+    const appended = results.filter(({ r }) => r.status === 'appended');
+    assert.equal(appended.length, tokens.length, 'one entry per token');
+    for (const { i, r } of results) {
+      assert.equal(await a!.spentIndex('p1', tokens[i]!), r.index);
+      assert.equal(JSON.parse(new TextDecoder().decode(entries[r.index]!)).n, i);
+    }
+  } finally {
+    await Promise.all([a!.close(), b!.close()]);
   }
 });

@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import { decodeBundle } from '@blindvote/crypto';
-import { hexKey, UnknownLogError } from '../storage.ts';
+import { hexKey, pickEntries, UnknownLogError } from '../storage.ts';
 import type { ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
 
 const MIGRATIONS: readonly string[] = [
@@ -133,12 +133,23 @@ export class PostgresLogStorage implements LogStorage {
     this.#pool = pool;
   }
 
-  /** Connects, applies migrations, and returns the storage. */
+  /**
+   * Connects, applies migrations, and returns the storage. Defaults bound every wait: a stuck
+   * writer holding a log loses it after `idle_in_transaction_session_timeout`, a waiting one
+   * gives up after `lock_timeout`; dead peers are found by TCP keepalive.
+   */
   static async open(config: pg.PoolConfig): Promise<PostgresLogStorage> {
-    const pool = new pg.Pool(config);
-    // An idle client dropped by the server (restart, failover) MUST NOT crash the process:
-    // the pool discards it and the next query connects afresh.
+    const pool = new pg.Pool({
+      keepAlive: true,
+      connectionTimeoutMillis: 10_000,
+      options: '-c lock_timeout=10s -c idle_in_transaction_session_timeout=30s -c statement_timeout=120s',
+      ...config,
+    });
+    // A connection lost by the server (restart, failover) MUST NOT crash the process: idle
+    // clients are discarded by the pool, and one in use fails its query, whose error goes to
+    // the callers of that batch.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     try {
       await migrate(pool);
     } catch (error) {
@@ -176,16 +187,17 @@ export class PostgresLogStorage implements LogStorage {
 
   async transact<T>(pollId: string, fn: (tx: LogTx) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const result = await fn(this.#tx(client, pollId));
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch((lost: Error) => (broken = lost));
       throw error;
     } finally {
-      client.release();
+      client.release(broken); // a connection that cannot roll back is discarded, not reused
     }
   }
 
@@ -200,20 +212,16 @@ export class PostgresLogStorage implements LogStorage {
         return headOf(rows[0]);
       },
       spend: async (rows) => {
-        // Leaf indexes are usually consecutive: then only the first travels, not a number
-        // literal per row. The reply lists the conflicting rows only (none, usually).
-        const first = rows[0]!.index;
-        const consecutive = rows.every((r, k) => r.index === first + k);
+        // The reply lists the conflicting rows only (none, usually): one row to parse.
         const result = await client.query<{ lost: string[] }>(
           `WITH v AS (
-             SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, ${consecutive ? '$3::bigint + n - 1' : 'i'} AS i
-               FROM ${consecutive ? 'generate_series(1, $4::int) AS n' : 'unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)'}
+             SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
            ), inserted AS (
              INSERT INTO spent (poll_id, token_id, leaf_index) SELECT $1, t, i FROM v ORDER BY t
              ON CONFLICT DO NOTHING RETURNING leaf_index
            )
            SELECT coalesce(array_agg(i), '{}') AS lost FROM v WHERE i NOT IN (SELECT leaf_index FROM inserted)`,
-          consecutive ? [pollId, joinHashes(rows.map((r) => r.tokenId)), first, rows.length] : spendParams(rows),
+          spendParams(rows),
         );
         return new Set(result.rows[0]!.lost.map(Number));
       },
@@ -233,7 +241,15 @@ export class PostgresLogStorage implements LogStorage {
         );
         return new Map(result.rows.map((r) => [hexKey(r.token_id), Number(r.leaf_index)]));
       },
-      readEntries: (from, to) => readEntries(client, pollId, from, to),
+      entriesAt: async (indexes) => {
+        const { rows } = await client.query<{ first_index: string; data: Buffer }>(
+          `SELECT DISTINCT c.first_index, c.data FROM unnest($2::bigint[]) AS i
+             CROSS JOIN LATERAL (SELECT first_index, data FROM entry_chunks
+                                  WHERE poll_id = $1 AND first_index <= i ORDER BY first_index DESC LIMIT 1) AS c`,
+          [pollId, indexes],
+        );
+        return pickEntries(rows.map((r) => [Number(r.first_index), new Uint8Array(r.data)]), indexes);
+      },
       write: async (chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], next: LogHead) => {
         const grown = tiles.filter((t) => t.start > 0).length;
         const { rows } = await client.query<{ grown: string }>(
@@ -249,7 +265,7 @@ export class PostgresLogStorage implements LogStorage {
            ), grown_tiles AS (
              UPDATE tiles t SET hashes = substring(t.hashes FROM 1 FOR c.st * 32) || c.h
                FROM cells c
-              WHERE c.st > 0 AND t.poll_id = $1 AND t.level = c.lv AND t.idx = c.ix AND length(t.hashes) >= c.st * 32
+              WHERE c.st > 0 AND t.poll_id = $1 AND t.level = c.lv AND t.idx = c.ix AND length(t.hashes) = c.st * 32
              RETURNING 1
            ), head_row AS (
              UPDATE logs SET size = $13, compact = $14, checkpoint = $15 WHERE poll_id = $1

@@ -9,7 +9,7 @@
  */
 import type { DatabaseSync as Database, StatementSync } from 'node:sqlite';
 import { decodeBundle, toHex } from '@blindvote/crypto';
-import { UnknownLogError } from '../storage.ts';
+import { pickEntries, UnknownLogError } from '../storage.ts';
 import type { ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
 
 /**
@@ -150,6 +150,7 @@ export class SqliteLogStorage implements LogStorage {
   readonly #spentIndex: StatementSync;
   readonly #putChunk: StatementSync;
   readonly #newTile: StatementSync;
+  readonly #chunkAt: StatementSync;
   readonly #growTile: StatementSync;
   readonly #putHead: StatementSync;
   readonly #putCheckpoint: StatementSync;
@@ -180,10 +181,13 @@ export class SqliteLogStorage implements LogStorage {
     );
     this.#spentIndex = this.#reader.prepare('SELECT leaf_index FROM spent WHERE poll_id = ? AND token_id = ?');
     this.#putChunk = w.prepare('INSERT INTO entry_chunks (poll_id, first_index, count, data) VALUES (?, ?, ?, ?)');
+    this.#chunkAt = w.prepare(
+      'SELECT first_index, data FROM entry_chunks WHERE poll_id = ? AND first_index <= ? ORDER BY first_index DESC LIMIT 1',
+    );
     this.#newTile = w.prepare('INSERT INTO tiles (poll_id, level, idx, hashes) VALUES (?, ?, ?, ?)');
     this.#growTile = w.prepare(
       `UPDATE tiles SET hashes = unhex(hex(substr(hashes, 1, ?1)) || hex(?2))
-        WHERE poll_id = ?3 AND level = ?4 AND idx = ?5 AND length(hashes) >= ?1`,
+        WHERE poll_id = ?3 AND level = ?4 AND idx = ?5 AND length(hashes) = ?1`,
     );
     this.#putHead = w.prepare('UPDATE logs SET size = ?, compact = ?, checkpoint = ? WHERE poll_id = ?');
     this.#putCheckpoint = w.prepare('INSERT INTO checkpoints (poll_id, size, note) VALUES (?, ?, ?)');
@@ -209,7 +213,7 @@ export class SqliteLogStorage implements LogStorage {
         this.#writer.exec('COMMIT');
         return changes > 0;
       } catch (error) {
-        this.#writer.exec('ROLLBACK');
+        if (this.#writer.isTransaction) this.#writer.exec('ROLLBACK');
         throw error;
       }
     });
@@ -257,7 +261,14 @@ export class SqliteLogStorage implements LogStorage {
         for (const row of this.#spentIndexes.all(pollId, ids) as Row[]) out.set(row.id as string, Number(row.leaf_index));
         return out;
       },
-      readEntries: async (from, to) => this.#w.readEntries(pollId, from, to),
+      entriesAt: async (indexes) => {
+        const chunks = new Map<number, Uint8Array>();
+        for (const index of indexes) {
+          const row = this.#chunkAt.get(pollId, index) as Row | undefined;
+          if (row !== undefined) chunks.set(Number(row.first_index), row.data as Uint8Array);
+        }
+        return pickEntries([...chunks], indexes);
+      },
       write: async (chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], next: LogHead) => {
         for (const c of chunks) this.#putChunk.run(pollId, c.firstIndex, c.count, c.data);
         for (const t of tiles) {
