@@ -6,6 +6,9 @@
 import { consistencyProof, inclusionProof, TILE_WIDTH, tileNodeReader } from '@blindvote/crypto';
 import type { LogStorage } from './storage.ts';
 
+/** Most entries one `entries` call returns. */
+export const MAX_READ = 4096;
+
 export class LogReader {
   readonly #storage: LogStorage;
 
@@ -33,7 +36,11 @@ export class LogReader {
     return consistencyProof(size1, size2, this.#nodes(pollId, size2));
   }
 
+  /** Entries [from, to), at most MAX_READ at a time (serve more as bundles). */
   entries(pollId: string, from: number, to: number): Promise<Uint8Array[]> {
+    if (!(Number.isSafeInteger(from) && Number.isSafeInteger(to) && 0 <= from && from <= to && to - from <= MAX_READ)) {
+      return Promise.reject(new RangeError(`entries: [${from}, ${to}) is not a range of at most ${MAX_READ}`));
+    }
     return this.#storage.readEntries(pollId, from, to);
   }
 
