@@ -5,3 +5,4 @@ export { UnknownLogError } from './storage.ts';
 export type { LogHead, LogStorage, LogTx } from './storage.ts';
 export { SqliteLogStorage } from './storage/sqlite.ts';
 export { PostgresLogStorage } from './storage/postgres.ts';
+export { exportLog } from './export.ts';
