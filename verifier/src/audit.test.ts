@@ -8,13 +8,14 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Checkpoint, Poll, TILE_WIDTH, entriesPath, parseNote, sha256, signCheckpoint, tilePath, toHex, utf8 } from '@blindvote/crypto';
+import { Checkpoint, Poll, TILE_WIDTH, encodeBundle, entriesPath, parseNote, sha256, signCheckpoint, tilePath, toHex, utf8 } from '@blindvote/crypto';
 import * as bulletinBoard from '@blindvote/bulletin-board';
 import { AUDIT_CHECKS, MAX_UNREADABLE_RUN, audit } from './audit.ts';
 import type { AuditProgress } from './audit.ts';
 import type { Check } from './checks.ts';
 import { allPassed } from './checks.ts';
 import { dirFetcher, httpFetcher } from './fetch.ts';
+import type { BoardFetcher } from './fetch.ts';
 import {
   DIR_ORIGIN,
   ballot,
@@ -303,6 +304,20 @@ test('a signed checkpoint claiming a huge tree: the audit stops after a run of u
   const items = (entries.evidence as { bundles: { items: { bundle: number; error: string }[] } }).bundles.items;
   assert.match(items.at(-1)!.error, /stopped reading: 16 bundles in a row could not be read/);
   assert.ok(named(checks, 'checkpoint-signature').ok);
+});
+
+test('a huge tree served as short bundles (one entry each) also stops after a run of them', async () => {
+  const dir = copyOf(GOOD);
+  const body = Checkpoint.parse(parseNote(GOOD.checkpoint).text);
+  writeFileSync(join(dir, 'checkpoint'), signCheckpoint(new Checkpoint({ origin: body.origin, size: 2 ** 40, root: body.root }), [E.signer]));
+  const inner = dirFetcher(dir);
+  const short = encodeBundle([utf8('x')]);
+  const fetcher: BoardFetcher = { ...inner, bundle: async (index, width) => (index === 0 ? inner.bundle(index, width) : short) };
+  const progress: AuditProgress[] = [];
+  const checks = await audit(fetcher, { boardKey: KEY, onProgress: (p) => progress.push(p) });
+  assert.ok(progress.length <= MAX_UNREADABLE_RUN + 1, `${progress.length} bundles read`);
+  const items = (named(checks, 'entries').evidence as { bundles: { items: { bundle: number; error: string }[] } }).bundles.items;
+  assert.match(items.at(-1)!.error, /stopped reading: 16 bundles in a row could not be read/);
 });
 
 test('property: any byte changed in the bundle never passes the audit and never throws', async () => {

@@ -109,7 +109,7 @@ export interface AuditOptions {
 type Fetched = { readonly ok: true; readonly bytes: Uint8Array } | { readonly ok: false; readonly error: string };
 
 /**
- * Bundles in a row that may fail to be read before the audit stops reading: a checkpoint can
+ * Bundles in a row that may fail to be read (or be short) before the audit stops reading: a checkpoint can
  * claim any size up to 2^53 − 1, and a board that serves nothing MUST NOT keep the audit busy.
  */
 export const MAX_UNREADABLE_RUN = 16;
@@ -290,7 +290,7 @@ class Replay {
       if (this.#unreadableRun >= MAX_UNREADABLE_RUN && b + 1 < this.totalBundles) {
         this.bundleProblems.add({
           bundle: b + 1,
-          error: `stopped reading: ${MAX_UNREADABLE_RUN} bundles in a row could not be read; bundles ${b + 1}..${this.totalBundles - 1} were not tried`,
+          error: `stopped reading: ${MAX_UNREADABLE_RUN} bundles in a row could not be read (or were incomplete); bundles ${b + 1}..${this.totalBundles - 1} were not tried`,
         });
         break;
       }
@@ -322,7 +322,9 @@ class Replay {
       this.gap ??= first;
       return;
     }
-    this.#unreadableRun = 0;
+    // Only a complete bundle ends a run: a board serving one-entry bundles for a huge claimed
+    // size MUST NOT keep the audit busy either.
+    if (entries.length >= width) this.#unreadableRun = 0;
     if (entries.length < width) {
       // Read what is there as a prefix; the hash tiles say whether anything shifted.
       this.bundleProblems.add({ bundle: b, error: `${entries.length} entries, the checkpoint needs ${width} (entries ${first + entries.length}..${first + width - 1} missing)` });

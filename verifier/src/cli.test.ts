@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256, utf8 } from '@blindvote/crypto';
@@ -183,4 +185,37 @@ test('monitor: the state file is created, advanced when consistent, and kept on 
   assert.equal(corrupt.code, 2);
   assert.match(corrupt.stderr, /--state .*state\.json: not a valid state file: board: expected a string \(move it away to start over\)/);
   noStack(corrupt);
+});
+
+test('monitor: a state advanced by an overlapping run meanwhile is never rolled back by this one', async () => {
+  const board = await buildBoard(goodEntries(E).slice(0, 4), E.signer);
+  const grown = await board.grow(goodEntries(E).slice(4, 6));
+  const dir = tempDir();
+  const state = join(dir, 'state.json');
+  const newer = join(dir, 'newer.json');
+  assert.equal((await run('monitor', board.dir, '--state', state, '--board-key', KEY)).code, 0);
+  assert.equal((await run('monitor', grown.dir, '--state', newer, '--board-key', KEY)).code, 0);
+  const advanced = readFileSync(newer, 'utf8');
+
+  // The board (still the smaller tree) is served over HTTP; while this run fetches its checkpoint,
+  // another run advances the state file to the grown tree.
+  const server = createServer((req, res) => {
+    const rel = (req.url ?? '').replace(/^\/poll\/city-2026\//, '');
+    if (rel === 'checkpoint') writeFileSync(state, advanced);
+    try {
+      res.writeHead(200).end(readFileSync(join(board.dir, rel)));
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/poll/city-2026`;
+    const r = await run('monitor', url, '--state', state, '--origin', 'vote.example/poll/city-2026');
+    noStack(r);
+    assert.equal(readFileSync(state, 'utf8'), advanced, 'the state went back to the smaller tree');
+    assert.match(r.stderr, /changed by another run/);
+  } finally {
+    server.close();
+  }
 });

@@ -12,7 +12,7 @@
  * get a precise message. `--json` prints `{"ok", "checks"}` on stdout and nothing else; progress
  * goes to stderr, only on a terminal and never with --json.
  */
-import { open, rename, writeFile } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MAX_RECEIPT_SIZE, Receipt, VerifierKey } from '@blindvote/crypto';
@@ -290,15 +290,24 @@ async function monitorCommand(args: readonly string[], io: Output): Promise<numb
   if (stateFile === undefined) throw new UsageError('monitor', 'missing --state <file> (where the last checkpoint seen is kept; created on the first run)');
   const boardKey = boardKeyOption('monitor', values);
   const origin = originOption('monitor', values);
-  const state = await readState(stateFile);
+  const { state, text } = await readState(stateFile);
   const fetcher = await board('monitor', positionals[0]!);
   const result = await monitor(fetcher, state, { ...(boardKey === undefined ? {} : { boardKey }), ...(origin === undefined ? {} : { origin }) });
-  if (result.advanced && result.state !== null) await writeState(stateFile, result.state);
-  else if (values['json'] !== true && state !== null) io.err(`state ${stateFile} left unchanged\n`);
+  if (result.advanced && result.state !== null) {
+    const written = await writeState(stateFile, result.state, text);
+    if (!written) {
+      // Another run (an overlapping cron job) advanced the state meanwhile: writing this run's
+      // checkpoint over it could take the monitor back to an older tree, so it is not written.
+      io.err(`state ${stateFile} changed by another run meanwhile: left as that run wrote it\n`);
+      finish(`monitor of ${fetcher.location}`, result.checks, values['json'] === true, io);
+      return EXIT_FAILED;
+    }
+  } else if (values['json'] !== true && state !== null) io.err(`state ${stateFile} left unchanged\n`);
   return finish(`monitor of ${fetcher.location}`, result.checks, values['json'] === true, io);
 }
 
-async function readState(file: string): Promise<MonitorState | null> {
+/** The state file's text (null when there is none), refusing anything far too large. */
+async function readStateText(file: string): Promise<string | null> {
   let handle;
   try {
     handle = await open(file, 'r');
@@ -306,26 +315,48 @@ async function readState(file: string): Promise<MonitorState | null> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new UsageError('monitor', `--state ${file}: cannot open: ${errorMessage(err)}`);
   }
-  let text: string;
   try {
     const { size } = await handle.stat();
     if (size > MAX_STATE_SIZE) throw new UsageError('monitor', `--state ${file}: ${size} bytes, not a state file (at most ${MAX_STATE_SIZE})`);
-    text = await handle.readFile({ encoding: 'utf8' });
+    return await handle.readFile({ encoding: 'utf8' });
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError('monitor', `--state ${file}: cannot read: ${errorMessage(err)}`);
   } finally {
     await handle.close();
   }
+}
+
+async function readState(file: string): Promise<{ state: MonitorState | null; text: string | null }> {
+  const text = await readStateText(file);
+  if (text === null) return { state: null, text };
   try {
-    return parseMonitorState(text);
+    return { state: parseMonitorState(text), text };
   } catch (err) {
     throw new UsageError('monitor', `--state ${file}: not a valid state file: ${errorMessage(err)} (move it away to start over)`);
   }
 }
 
-/** Written to a temporary file and renamed, so a crash never leaves half a state. */
-async function writeState(file: string, state: MonitorState): Promise<void> {
+/**
+ * Written to a temporary file and renamed, so a crash never leaves half a state; and only if the
+ * file still holds what this run read (`expected`, null: no file), so that an overlapping run's
+ * newer state is never replaced by an older one. Returns false when it was not written.
+ */
+async function writeState(file: string, state: MonitorState, expected: string | null): Promise<boolean> {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   await writeFile(tmp, serializeMonitorState(state));
+  let unchanged: boolean;
+  try {
+    unchanged = (await readStateText(file)) === expected;
+  } catch {
+    unchanged = false;
+  }
+  if (!unchanged) {
+    await rm(tmp, { force: true });
+    return false;
+  }
   await rename(tmp, file);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -133,3 +133,47 @@ test('boardUrl and openBoard: what a user may type, and what to fix otherwise', 
   put(dir, 'file', 'x');
   await assert.rejects(openBoard(join(dir, 'file')), /not a directory/);
 });
+
+test('dirFetcher: a FIFO planted in a mirror is refused at once, never waited on', async () => {
+  const dir = tempDir();
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('mkfifo', [join(dir, 'checkpoint')]);
+  const f = dirFetcher(dir);
+  const outcome = await Promise.race([
+    f.checkpoint().then(
+      () => 'read',
+      (err: unknown) => (err instanceof BoardFetchError ? err.message : String(err)),
+    ),
+    new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 2000).unref()),
+  ]);
+  assert.match(outcome, /checkpoint: not a regular file$/);
+});
+
+test('httpFetcher: redirects are followed within the board origin only, and not forever', async () => {
+  const other = createServer((_req, res) => res.writeHead(200).end('other host\n'));
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  const otherBase = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+  const seenElsewhere: string[] = [];
+  other.on('request', (req) => seenElsewhere.push(req.url ?? ''));
+  const server = createServer((req, res) => {
+    if (req.url === '/moved/checkpoint') res.writeHead(302, { location: '/here/checkpoint' }).end();
+    else if (req.url === '/here/checkpoint') res.writeHead(200).end('origin\n1\nAAAA\n');
+    else if (req.url === '/away/checkpoint') res.writeHead(301, { location: `${otherBase}/steal/checkpoint` }).end();
+    else if (req.url === '/loop/checkpoint') res.writeHead(307, { location: '/loop/checkpoint' }).end();
+    else if (req.url === '/gone/tile/0/000.p/5') res.writeHead(302, { location: '/gone/missing' }).end();
+    else if (req.url === '/gone/tile/0/000') res.writeHead(200).end(Buffer.from(FULL_TILE));
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  after(() => {
+    server.close();
+    other.close();
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  assert.equal(await httpFetcher(`${base}/moved`).checkpoint(), 'origin\n1\nAAAA\n');
+  await assert.rejects(httpFetcher(`${base}/away`).checkpoint(), /away\/checkpoint: HTTP 301 redirect to another origin \(http:\/\/127\.0\.0\.1:\d+\), not followed/);
+  assert.deepEqual(seenElsewhere, []);
+  await assert.rejects(httpFetcher(`${base}/loop`).checkpoint(), /loop\/checkpoint: more than 5 redirects/);
+  // A redirect that ends in 404 is still "not found": the full-tile fallback applies.
+  assert.deepEqual(await httpFetcher(`${base}/gone`).tile(0, 0, 5), FULL_TILE);
+});

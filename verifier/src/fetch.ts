@@ -18,6 +18,7 @@
  *   - Failures are `BoardFetchError`s naming the URL or file and, for HTTP, the status. Nothing
  *     fetched here is trusted: it is evidence until a signature or proof checks it.
  */
+import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { MAX_ENTRY_SIZE, MAX_NOTE_SIZE, TILE_WIDTH, entriesPath, tilePath } from '@blindvote/crypto';
@@ -26,6 +27,9 @@ import { MAX_ENTRY_SIZE, MAX_NOTE_SIZE, TILE_WIDTH, entriesPath, tilePath } from
 export const MAX_TILE_SIZE = TILE_WIDTH * 32;
 /** Largest encoded entry: its 2-byte length prefix and at most 65535 bytes. */
 export const MAX_ENCODED_ENTRY_SIZE = 2 + MAX_ENTRY_SIZE;
+/** Redirects followed for one HTTP request (within the board's origin only). */
+export const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Default time allowed for one HTTP request, headers and body. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -132,7 +136,8 @@ export function boardUrl(prefix: string): URL {
 
 /**
  * Reads a board over HTTP(S) under `prefixUrl` (e.g. `https://vote.example/poll/budget-2025`)
- * with the global `fetch`. Redirects are followed; any status but 200 is an error (404 marked
+ * with the global `fetch`. Redirects are followed within the board's origin only (at most
+ * MAX_REDIRECTS); any status but 200 is an error (404 marked
  * `notFound`, which triggers the full-tile fallback).
  */
 export function httpFetcher(prefixUrl: string, options: HttpFetcherOptions = {}): BoardFetcher {
@@ -144,10 +149,30 @@ export function httpFetcher(prefixUrl: string, options: HttpFetcherOptions = {})
     const url = `${prefix}/${path}`;
     const signal = AbortSignal.timeout(timeoutMs);
     let res: Response;
-    try {
-      res = await fetch(url, { signal, redirect: 'follow' });
-    } catch (err) {
-      throw new BoardFetchError(url, signal.aborted ? `no response within ${timeoutMs} ms` : `request failed: ${causeMessage(err)}`, { cause: err });
+    let at = url;
+    for (let hops = 0; ; hops++) {
+      try {
+        res = await fetch(at, { signal, redirect: 'manual' });
+      } catch (err) {
+        throw new BoardFetchError(url, signal.aborted ? `no response within ${timeoutMs} ms` : `request failed: ${causeMessage(err)}`, { cause: err });
+      }
+      if (!REDIRECTS.has(res.status)) break;
+      // Redirects are followed only within the board's own origin (scheme, host, port): a board
+      // MUST NOT send the verifier to other hosts (internal addresses, plain http) or round in circles.
+      await res.body?.cancel().catch(() => {});
+      const location = res.headers.get('location');
+      let next: URL | undefined;
+      try {
+        next = location === null ? undefined : new URL(location, at);
+      } catch {
+        next = undefined;
+      }
+      if (next === undefined) throw new BoardFetchError(url, `HTTP ${res.status} redirect without a valid Location`, { status: res.status });
+      if (next.origin !== base.origin) {
+        throw new BoardFetchError(url, `HTTP ${res.status} redirect to another origin (${next.origin}), not followed: a board is read from ${base.origin} only`, { status: res.status });
+      }
+      if (hops >= MAX_REDIRECTS) throw new BoardFetchError(url, `more than ${MAX_REDIRECTS} redirects`, { status: res.status });
+      at = next.href;
     }
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => {});
@@ -222,7 +247,8 @@ export function dirFetcher(path: string): BoardFetcher {
     const file = join(root, rel);
     let handle;
     try {
-      handle = await open(file, 'r');
+      // O_NONBLOCK: opening a FIFO (or a device) planted in a mirror MUST NOT block; fstat below refuses it.
+      handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const notFound = code === 'ENOENT' || code === 'ENOTDIR';
