@@ -212,7 +212,9 @@ export class PostgresLogStorage implements LogStorage {
         return headOf(rows[0]);
       },
       spend: async (rows) => {
-        // The reply lists the conflicting rows only (none, usually): one row to parse.
+        // Rows go in token order, so two writers spending overlapping tokens wait on each other
+        // in one order and never in a cycle. The reply lists the conflicting rows only (none,
+        // usually): one row to parse.
         const result = await client.query<{ lost: string[] }>(
           `WITH v AS (
              SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
