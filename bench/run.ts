@@ -102,7 +102,7 @@ function record(name: string, unit: string, s: number[], baseline?: { name: stri
 }
 
 // ── sequencer on PostgreSQL vs bare batched inserts into the same server ────────────────────
-const WAVE = quick ? 20_000 : 50_000;
+const WAVE = quick ? 60_000 : 120_000;
 const BATCH = 4096;
 const entries = Array.from({ length: WAVE }, (_, i) => new Uint8Array(randomBytes(300 + (i % 50))));
 const signer = new NoteSigner(generateSignerKey('bench.test').signerKey);
