@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { CompactRange, generateSignerKey, leafHash, NoteSigner, openCheckpoint } from '@blindvote/crypto';
+import { CompactRange, generateSignerKey, leafHash, openCheckpoint } from '@blindvote/crypto';
 import { PostgresLogStorage } from './storage/postgres.ts';
 import { SqliteLogStorage } from './storage/sqlite.ts';
 import type { LogStorage } from './storage.ts';

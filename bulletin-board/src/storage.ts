@@ -95,13 +95,15 @@ export class UnknownLogError extends Error {
   }
 }
 
-/** Entries at `indexes`, decoded from the chunks (first index, bundle bytes) that hold them. */
-export function pickEntries(chunks: readonly [number, Uint8Array][], indexes: readonly number[]): Map<number, Uint8Array> {
-  const wanted = new Set(indexes);
+/** A stored chunk: the index of its first entry and its bundle-encoded bytes. */
+export type Chunk = readonly [first: number, data: Uint8Array];
+
+/** The entries of `chunks` whose index `wanted` accepts, in index order of the chunks given. */
+export function chunkEntries(chunks: Iterable<Chunk>, wanted: (index: number) => boolean): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
   for (const [first, data] of chunks) {
     decodeBundle(data).forEach((entry, k) => {
-      if (wanted.has(first + k)) out.set(first + k, entry);
+      if (wanted(first + k)) out.set(first + k, entry);
     });
   }
   return out;

@@ -8,9 +8,8 @@
  * NOTHING RETURNING` per batch (no parameter-count limit, one round trip).
  */
 import pg from 'pg';
-import { decodeBundle } from '@blindvote/crypto';
-import { hexKey, pickEntries, UnknownLogError } from '../storage.ts';
-import type { ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
+import { chunkEntries, hexKey, UnknownLogError } from '../storage.ts';
+import type { Chunk, ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE logs (
@@ -116,14 +115,8 @@ async function readEntries(db: Queryable, pollId: string, from: number, to: numb
       ORDER BY first_index`,
     [pollId, from, to],
   );
-  const out: Uint8Array[] = [];
-  for (const row of rows) {
-    const first = Number(row.first_index);
-    decodeBundle(new Uint8Array(row.data)).forEach((entry, k) => {
-      if (first + k >= from && first + k < to) out.push(entry);
-    });
-  }
-  return out;
+  const chunks = rows.map((r): Chunk => [Number(r.first_index), new Uint8Array(r.data)]);
+  return [...chunkEntries(chunks, (i) => i >= from && i < to).values()];
 }
 
 export class PostgresLogStorage implements LogStorage {
@@ -250,7 +243,8 @@ export class PostgresLogStorage implements LogStorage {
                                   WHERE poll_id = $1 AND first_index <= i ORDER BY first_index DESC LIMIT 1) AS c`,
           [pollId, indexes],
         );
-        return pickEntries(rows.map((r) => [Number(r.first_index), new Uint8Array(r.data)]), indexes);
+        const wanted = new Set(indexes);
+        return chunkEntries(rows.map((r): Chunk => [Number(r.first_index), new Uint8Array(r.data)]), (i) => wanted.has(i));
       },
       write: async (chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], next: LogHead) => {
         const grown = tiles.filter((t) => t.start > 0).length;

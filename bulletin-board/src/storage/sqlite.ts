@@ -8,9 +8,9 @@
  * see a batch that might still roll back.
  */
 import type { DatabaseSync as Database, StatementSync } from 'node:sqlite';
-import { decodeBundle, toHex } from '@blindvote/crypto';
-import { pickEntries, UnknownLogError } from '../storage.ts';
-import type { ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
+import { toHex } from '@blindvote/crypto';
+import { chunkEntries, UnknownLogError } from '../storage.ts';
+import type { Chunk, ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
 
 /**
  * `node:sqlite` is flagged experimental in Node 22 and says so once, at load. Drop exactly that
@@ -111,39 +111,13 @@ function joinHashes(hashes: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Statements over one connection; used by the writer (inside transactions) and the reader. */
-class Queries {
-  readonly head: StatementSync;
-  readonly entries: StatementSync;
-  readonly tile: StatementSync;
-  constructor(db: DatabaseSync) {
-    this.head = db.prepare('SELECT * FROM logs WHERE poll_id = ?');
-    this.entries = db.prepare(
-      `SELECT first_index, data FROM entry_chunks
-        WHERE poll_id = ?1 AND first_index < ?3
-          AND first_index >= (SELECT coalesce(max(first_index), 0) FROM entry_chunks WHERE poll_id = ?1 AND first_index <= ?2)
-        ORDER BY first_index`,
-    );
-    this.tile = db.prepare('SELECT hashes FROM tiles WHERE poll_id = ? AND level = ? AND idx = ?');
-  }
-
-  readEntries(pollId: string, from: number, to: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const row of this.entries.all(pollId, from, to) as Row[]) {
-      const first = Number(row.first_index);
-      decodeBundle(row.data as Uint8Array).forEach((entry, k) => {
-        if (first + k >= from && first + k < to) out.push(entry);
-      });
-    }
-    return out;
-  }
-}
-
 export class SqliteLogStorage implements LogStorage {
   readonly #writer: DatabaseSync;
   readonly #reader: DatabaseSync;
-  readonly #w: Queries;
-  readonly #r: Queries;
+  readonly #lockHead: StatementSync;
+  readonly #readHead: StatementSync;
+  readonly #readChunks: StatementSync;
+  readonly #readTile: StatementSync;
   readonly #spend: StatementSync;
   readonly #respend: StatementSync;
   readonly #spentIndexes: StatementSync;
@@ -163,8 +137,15 @@ export class SqliteLogStorage implements LogStorage {
     this.#writer = open(path);
     migrate(this.#writer);
     this.#reader = open(path);
-    this.#w = new Queries(this.#writer);
-    this.#r = new Queries(this.#reader);
+    this.#lockHead = this.#writer.prepare('SELECT * FROM logs WHERE poll_id = ?');
+    this.#readHead = this.#reader.prepare('SELECT * FROM logs WHERE poll_id = ?');
+    this.#readChunks = this.#reader.prepare(
+      `SELECT first_index, data FROM entry_chunks
+        WHERE poll_id = ?1 AND first_index < ?3
+          AND first_index >= (SELECT coalesce(max(first_index), 0) FROM entry_chunks WHERE poll_id = ?1 AND first_index <= ?2)
+        ORDER BY first_index`,
+    );
+    this.#readTile = this.#reader.prepare('SELECT hashes FROM tiles WHERE poll_id = ? AND level = ? AND idx = ?');
     const w = this.#writer;
     this.#spend = w.prepare(
       `INSERT INTO spent (poll_id, token_id, leaf_index)
@@ -220,7 +201,7 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   async head(pollId: string): Promise<LogHead | null> {
-    const row = this.#r.head.get(pollId) as Row | undefined;
+    const row = this.#readHead.get(pollId) as Row | undefined;
     return row === undefined ? null : headOf(row);
   }
 
@@ -243,7 +224,7 @@ export class SqliteLogStorage implements LogStorage {
     return {
       // BEGIN IMMEDIATE already holds SQLite's one write lock.
       lock: async () => {
-        const row = this.#w.head.get(pollId) as Row | undefined;
+        const row = this.#lockHead.get(pollId) as Row | undefined;
         if (row === undefined) throw new UnknownLogError(pollId);
         return headOf(row);
       },
@@ -267,7 +248,8 @@ export class SqliteLogStorage implements LogStorage {
           const row = this.#chunkAt.get(pollId, index) as Row | undefined;
           if (row !== undefined) chunks.set(Number(row.first_index), row.data as Uint8Array);
         }
-        return pickEntries([...chunks], indexes);
+        const wanted = new Set(indexes);
+        return chunkEntries(chunks, (i) => wanted.has(i));
       },
       write: async (chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], next: LogHead) => {
         for (const c of chunks) this.#putChunk.run(pollId, c.firstIndex, c.count, c.data);
@@ -284,12 +266,13 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   async readTile(pollId: string, level: number, index: number): Promise<Uint8Array | null> {
-    const row = this.#r.tile.get(pollId, level, index) as Row | undefined;
+    const row = this.#readTile.get(pollId, level, index) as Row | undefined;
     return row === undefined ? null : (row.hashes as Uint8Array);
   }
 
   async readEntries(pollId: string, from: number, to: number): Promise<Uint8Array[]> {
-    return this.#r.readEntries(pollId, from, to);
+    const chunks = (this.#readChunks.all(pollId, from, to) as Row[]).map((r): Chunk => [Number(r.first_index), r.data as Uint8Array]);
+    return [...chunkEntries(chunks, (i) => i >= from && i < to).values()];
   }
 
   async checkpointAt(pollId: string, size: number): Promise<string | null> {
