@@ -9,7 +9,7 @@ import {
   Checkpoint, generateSignerKey, leafHash, NoteSigner, openCheckpoint, parseVerifierKey, sha256, toHex, utf8,
   verifyConsistency, verifyInclusion,
 } from '@blindvote/crypto';
-import { Sequencer } from './sequencer.ts';
+import { OverloadedError, Sequencer } from './sequencer.ts';
 import { LogReader } from './reader.ts';
 import type { LogStorage } from './storage.ts';
 import { UnknownLogError } from './storage.ts';
@@ -179,6 +179,24 @@ export function storageContract(name: string, options: ContractOptions): void {
       await assert.rejects(sequencer.append('nope', entry(1), token(9)), UnknownLogError);
       await assert.rejects(sequencer.append('a', new Uint8Array(0)), /1\.\.65535 bytes/);
       await assert.rejects(sequencer.append('a', entry(1), new Uint8Array(5)), /32 bytes/);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test(`${name}: a full queue pushes back with OverloadedError (by count and by bytes); nothing else is lost`, async () => {
+    const { storage } = await setup();
+    try {
+      const byCount = new Sequencer(storage, [testSigner()], { maxQueue: 10 });
+      await byCount.createLog('p1', 'board.test/poll/p1');
+      const appends = Array.from({ length: 11 }, (_, i) => byCount.append('p1', entry(i), token(i)));
+      await assert.rejects(appends[10]!, OverloadedError);
+      assert.ok((await Promise.all(appends.slice(0, 10))).every((r) => r.status === 'appended'));
+      const byBytes = new Sequencer(storage, [testSigner()], { maxQueueBytes: 100 });
+      const big = [byBytes.append('p1', new Uint8Array(60).fill(1), token(100)), byBytes.append('p1', new Uint8Array(60).fill(2), token(101))];
+      await assert.rejects(big[1]!, OverloadedError);
+      assert.equal((await big[0]!).status, 'appended');
+      assert.equal((await storage.head('p1'))?.size, 11);
     } finally {
       await storage.close();
     }

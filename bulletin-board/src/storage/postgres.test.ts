@@ -97,3 +97,36 @@ test('postgres: two sequencer processes on one log, every token sent to both, ne
     await Promise.all([a!.close(), b!.close()]);
   }
 });
+
+test('postgres: a connection killed mid-batch rejects that batch, crashes nothing, and the log goes on', async () => {
+  const url = await freshDatabase();
+  const storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
+  const sequencer = new Sequencer(storage, [testSigner()]);
+  const blocker = new pg.Client({ connectionString: url });
+  await blocker.connect();
+  try {
+    await sequencer.createLog('p1', 'board.test/poll/p1');
+    await blocker.query('BEGIN');
+    await blocker.query("SELECT * FROM logs WHERE poll_id = 'p1' FOR UPDATE");
+    const doomed = sequencer.append('p1', utf8('{"n":1}'), sha256(utf8('t1')));
+    // Wait until the batch waits for the lock, then kill its connection (a server restart, a failover).
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const { rows } = await blocker.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+      );
+      pid = rows[0]?.pid;
+    }
+    assert.ok(pid !== undefined, 'the batch never waited for the lock');
+    await blocker.query('SELECT pg_terminate_backend($1)', [pid]);
+    await assert.rejects(doomed);
+    await blocker.query('COMMIT');
+    const retried = await sequencer.append('p1', utf8('{"n":1}'), sha256(utf8('t1')));
+    assert.deepEqual([retried.status, retried.index], ['appended', 0]);
+    assert.equal((await storage.head('p1'))?.size, 1);
+  } finally {
+    await blocker.end();
+    await storage.close();
+  }
+});
