@@ -27,7 +27,7 @@
  *   whole number of hashes, at least the width needed; bundles exact); what is read is still
  *   only trusted after a proof verifies against a signed root.
  */
-import { FormatError, abytes, concatBytes } from './bytes.ts';
+import { FormatError, abytes } from './bytes.ts';
 import { HASH_SIZE, nodeHash } from './merkle.ts';
 import type { NodeId, NodeReader } from './merkle.ts';
 import { argCount, isCount } from './validate.ts';
@@ -142,13 +142,22 @@ export function encodeBundle(entries: readonly Uint8Array[]): Uint8Array {
   if (entries.length < 1 || entries.length > TILE_WIDTH) {
     throw new FormatError(`entry bundle: ${entries.length} entries, expected 1..${TILE_WIDTH}`);
   }
-  const parts: Uint8Array[] = [];
+  let size = 0;
   entries.forEach((entry, i) => {
-    abytes(entry, undefined, `entry bundle: entry ${i}`);
+    if (!(entry instanceof Uint8Array)) throw new FormatError(`entry bundle: entry ${i}: expected bytes`);
     if (entry.length > MAX_ENTRY_SIZE) throw new FormatError(`entry bundle: entry ${i} is ${entry.length} bytes, above ${MAX_ENTRY_SIZE}`);
-    parts.push(Uint8Array.of(entry.length >> 8, entry.length & 0xff), entry);
+    size += 2 + entry.length;
   });
-  return concatBytes(...parts);
+  // One allocation: this runs for every entry the sequencer appends.
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const entry of entries) {
+    out[at] = entry.length >> 8;
+    out[at + 1] = entry.length & 0xff;
+    out.set(entry, at + 2);
+    at += 2 + entry.length;
+  }
+  return out;
 }
 
 /**
