@@ -22,8 +22,17 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 };
 const NODE_ONLY_CRYPTO = new Set(['crypto/src/platform/node.ts', 'crypto/src/blindsign-node.ts']);
 
-const importsOf = (file: string): string[] =>
-  [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+/** Static imports and re-exports, side-effect imports, import(), require() and getBuiltinModule(). */
+const importsOf = (file: string): string[] => {
+  // Comments do not import (a naive strip: good enough for our own sources).
+  const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const patterns = [
+    /^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm,
+    /^\s*import\s+['"]([^'"]+)['"]/gm,
+    /\b(?:import|require|getBuiltinModule)\(\s*(?<!\\)['"]([^'"\\]+)['"]\s*\)/g,
+  ];
+  return patterns.flatMap((p) => [...text.matchAll(p)].map((m) => m[1]!));
+};
 const packageOf = (specifier: string): string =>
   specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
 

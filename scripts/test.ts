@@ -37,6 +37,10 @@ try {
 const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report)?.[1] ?? NaN);
 const [tests, skipped, todo] = [count('tests'), count('skipped'), count('todo')];
 if (run.status !== 0) process.exit(run.status ?? 1);
+if ([tests, skipped, todo].some(Number.isNaN)) {
+  console.error('test: the runner wrote no complete summary');
+  process.exit(1);
+}
 if (!(tests > 0)) {
   console.error('test: no test ran');
   process.exit(1);

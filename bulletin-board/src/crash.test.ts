@@ -37,7 +37,8 @@ function runChild(target: string, signerKey: string, first: number, count: numbe
       if (m) acks.set(Number(m[1]), Number(m[3]));
       else if (line !== 'ready') reject(new Error(`child: unexpected line ${line}`));
     });
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': every line the child printed before it died has been read by then.
+    child.on('close', (code, signal) => {
       if (signal === 'SIGKILL' || code === 0) resolve(acks);
       else reject(new Error(`child exited ${code}: ${stderr}`));
     });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  Checkpoint, generateSignerKey, leafHash, NoteSigner, openCheckpoint, parseVerifierKey, sha256, toHex, utf8,
+  Checkpoint, generateSignerKey, leafHash, NoteSigner, openCheckpoint, parseVerifierKey, sha256, utf8,
   verifyConsistency, verifyInclusion,
 } from '@blindvote/crypto';
 import { OverloadedError, Sequencer } from './sequencer.ts';
@@ -134,7 +134,7 @@ export function storageContract(name: string, options: ContractOptions): void {
     const sequencer = new Sequencer(storage, [testSigner()], { maxBatch: 7 });
     try {
       await sequencer.createLog('p1', 'board.test/poll/p1');
-      // Tokens 0..299; every 5th submission reuses an earlier token (some byte-identical).
+      // Tokens 0..299; every 6th submission reuses an earlier token (some byte-identical).
       const submissions = Array.from({ length: 360 }, (_, i) => {
         if (i % 6 === 5) {
           const t = Math.floor((i * 7) % Math.max(1, Math.floor(i / 6) * 5));
@@ -213,14 +213,15 @@ export function storageContract(name: string, options: ContractOptions): void {
         sizes.push((await storage.head('p1'))!.size);
       }
       const at = async (size: number) => openCheckpoint((await storage.checkpointAt('p1', size))!, [verifier]).checkpoint;
-      await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...sizes), fc.constantFrom(...sizes), async (s1, s2) => {
-          const [a, b] = s1 <= s2 ? [s1, s2] : [s2, s1];
+      let pairs = 0;
+      for (const a of sizes) {
+        for (const b of sizes.filter((s) => s > a)) {
           const [c1, c2] = [await at(a), await at(b)];
           verifyConsistency(a, b, await reader.consistencyProof('p1', a, b), c1.root, c2.root);
-        }),
-        { numRuns: 40 },
-      );
+          pairs++;
+        }
+      }
+      assert.equal(pairs, (sizes.length * (sizes.length - 1)) / 2);
     } finally {
       await storage.close();
     }
@@ -231,7 +232,8 @@ export function storageContract(name: string, options: ContractOptions): void {
     try {
       await sequencer.createLog('big', 'board.test/poll/big');
       const checkpoints: Checkpoint[] = [];
-      const wave = 20_000;
+      // At least ten waves, so there are checkpoints of many sizes to prove consistent.
+      const wave = Math.max(1000, Math.min(20_000, Math.floor(options.scale / 10)));
       for (let start = 0; start < options.scale; start += wave) {
         const n = Math.min(wave, options.scale - start);
         const results = await Promise.all(Array.from({ length: n }, (_, i) => sequencer.append('big', entry(start + i), token(start + i))));
@@ -253,12 +255,12 @@ export function storageContract(name: string, options: ContractOptions): void {
       );
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...checkpoints), fc.constantFrom(...checkpoints), async (x, y) => {
-          const [a, b] = x.size <= y.size ? [x, y] : [y, x];
+          fc.pre(x.size !== y.size);
+          const [a, b] = x.size < y.size ? [x, y] : [y, x];
           verifyConsistency(a.size, b.size, await reader.consistencyProof('big', a.size, b.size), a.root, b.root);
         }),
         { numRuns: 100 },
       );
-      assert.equal(toHex(final.root).length, 64);
     } finally {
       await storage.close();
     }

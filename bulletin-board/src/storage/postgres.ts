@@ -127,7 +127,9 @@ export class PostgresLogStorage implements LogStorage {
   }
 
   /**
-   * Connects, applies migrations, and returns the storage. Defaults bound every wait: a stuck
+   * Connects, applies migrations, and returns the storage. `synchronous_commit=on` on every
+   * connection: a commit is durable before any caller hears of it (promise 3), whatever the
+   * server's default. Defaults bound every wait: a stuck
    * writer holding a log loses it after `idle_in_transaction_session_timeout`, a waiting one
    * gives up after `lock_timeout`; dead peers are found by TCP keepalive.
    */
@@ -135,7 +137,7 @@ export class PostgresLogStorage implements LogStorage {
     const pool = new pg.Pool({
       keepAlive: true,
       connectionTimeoutMillis: 10_000,
-      options: '-c lock_timeout=10s -c idle_in_transaction_session_timeout=30s -c statement_timeout=120s',
+      options: '-c synchronous_commit=on -c lock_timeout=10s -c idle_in_transaction_session_timeout=30s -c statement_timeout=120s',
       ...config,
     });
     // A connection lost by the server (restart, failover) MUST NOT crash the process: idle

@@ -1,6 +1,6 @@
 /**
  * Test helper process for crash.test.ts: appends entries `first…first+count-1` to one log as
- * fast as it can and prints `ack <n> <index>` for each append AFTER it resolved (i.e. after its
+ * fast as it can and prints `ack <n> <status> <index>` for each append AFTER it resolved (i.e. after its
  * batch committed). The test SIGKILLs it at random moments.
  *
  * usage: node append-child.ts <sqlite path | postgres url> <signer key> <first> <count>
