@@ -3,179 +3,84 @@
  * docs/decisions.md). One file, WAL, `synchronous=FULL`: a commit is on disk before any
  * caller is told (DESIGN.md promise 3).
  *
- * Two connections: the writer runs transactions (serialised here: SQLite has one writer),
- * the reader serves everything else from the last committed snapshot, so a reader can never
- * see a batch that might still roll back.
+ * Two connections. The writer lives in a worker thread (`sqlite-worker.ts`) and runs the
+ * transactions, one at a time (SQLite has one writer), so inserts and fsyncs never stall this
+ * event loop. The reader, here, serves everything else from the last committed snapshot, so a
+ * reader can never see a batch that might still roll back.
  */
-import type { DatabaseSync as Database, StatementSync } from 'node:sqlite';
-import { toHex } from '@blindvote/crypto';
+import type { StatementSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { chunkEntries, UnknownLogError } from '../storage.ts';
-import type { Chunk, ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
+import type { Chunk, LogHead, LogStorage, LogTx } from '../storage.ts';
+import { headOf, migrate, open } from './sqlite-db.ts';
+import type { DatabaseSync, Row } from './sqlite-db.ts';
+import type { SqliteWriter } from './sqlite-writer.ts';
+import type { WriterCall } from './sqlite-worker.ts';
 
-/**
- * `node:sqlite` is flagged experimental in Node 22 and says so once, at load. Drop exactly that
- * warning (not every ExperimentalWarning) while loading it.
- */
-function loadSqlite(): typeof import('node:sqlite') {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const message = typeof warning === 'string' ? warning : warning.message;
-    if (message.startsWith('SQLite is an experimental feature')) return;
-    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-}
-
-const { DatabaseSync } = loadSqlite();
-type DatabaseSync = Database;
-
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE logs (
-     poll_id TEXT PRIMARY KEY,
-     origin TEXT NOT NULL,
-     size INTEGER NOT NULL,
-     compact BLOB NOT NULL,
-     checkpoint TEXT NOT NULL
-   ) STRICT;
-   CREATE TABLE spent (
-     poll_id TEXT NOT NULL,
-     token_id BLOB NOT NULL,
-     leaf_index INTEGER NOT NULL,
-     PRIMARY KEY (poll_id, token_id)
-   ) STRICT, WITHOUT ROWID;
-   CREATE TABLE entry_chunks (
-     poll_id TEXT NOT NULL,
-     first_index INTEGER NOT NULL,
-     count INTEGER NOT NULL,
-     data BLOB NOT NULL,
-     PRIMARY KEY (poll_id, first_index)
-   ) STRICT, WITHOUT ROWID;
-   CREATE TABLE tiles (
-     poll_id TEXT NOT NULL,
-     level INTEGER NOT NULL,
-     idx INTEGER NOT NULL,
-     hashes BLOB NOT NULL,
-     PRIMARY KEY (poll_id, level, idx)
-   ) STRICT, WITHOUT ROWID;
-   CREATE TABLE checkpoints (
-     poll_id TEXT NOT NULL,
-     size INTEGER NOT NULL,
-     note TEXT NOT NULL,
-     PRIMARY KEY (poll_id, size)
-   ) STRICT, WITHOUT ROWID;`,
-];
-
-function open(path: string): DatabaseSync {
-  const db = new DatabaseSync(path);
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
-  return db;
-}
-
-function migrate(db: DatabaseSync): void {
-  const { user_version: applied } = db.prepare('PRAGMA user_version').get() as { user_version: number };
-  for (let v = applied; v < MIGRATIONS.length; v++) {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      db.exec(MIGRATIONS[v]!);
-      db.exec(`PRAGMA user_version = ${v + 1}`);
-      db.exec('COMMIT');
-    } catch (error) {
-      db.exec('ROLLBACK');
-      throw error;
-    }
-  }
-}
-
-type Row = Record<string, unknown>;
-
-function headOf(row: Row): LogHead {
-  const compact = row.compact as Uint8Array;
-  const hashes: Uint8Array[] = [];
-  for (let o = 0; o < compact.length; o += 32) hashes.push(compact.slice(o, o + 32));
-  return {
-    pollId: row.poll_id as string,
-    origin: row.origin as string,
-    size: Number(row.size),
-    compact: hashes,
-    checkpoint: row.checkpoint as string,
-  };
-}
-
-function joinHashes(hashes: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(hashes.length * 32);
-  hashes.forEach((h, i) => out.set(h, i * 32));
-  return out;
-}
+type Reply = { id: number; value?: unknown; error?: { name: string; message: string; pollId?: string } };
 
 export class SqliteLogStorage implements LogStorage {
-  readonly #writer: DatabaseSync;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
+  #nextId = 0;
+  #failed: Error | null = null;
   readonly #reader: DatabaseSync;
-  readonly #lockHead: StatementSync;
   readonly #readHead: StatementSync;
   readonly #readChunks: StatementSync;
   readonly #readTile: StatementSync;
-  readonly #spend: StatementSync;
-  readonly #respend: StatementSync;
-  readonly #spentIndexes: StatementSync;
   readonly #spentIndex: StatementSync;
-  readonly #putChunk: StatementSync;
-  readonly #newTile: StatementSync;
-  readonly #chunkAt: StatementSync;
-  readonly #growTile: StatementSync;
-  readonly #putHead: StatementSync;
-  readonly #putCheckpoint: StatementSync;
   readonly #checkpointAt: StatementSync;
-  readonly #createLog: StatementSync;
   #queue: Promise<unknown> = Promise.resolve();
 
   /** Opens (creating and migrating as needed) the database file at `path`. */
   constructor(path: string) {
-    this.#writer = open(path);
-    migrate(this.#writer);
+    const setup = open(path);
+    try {
+      migrate(setup);
+    } finally {
+      setup.close();
+    }
     this.#reader = open(path);
-    this.#lockHead = this.#writer.prepare('SELECT * FROM logs WHERE poll_id = ?');
-    this.#readHead = this.#reader.prepare('SELECT * FROM logs WHERE poll_id = ?');
-    this.#readChunks = this.#reader.prepare(
+    const r = this.#reader;
+    this.#readHead = r.prepare('SELECT * FROM logs WHERE poll_id = ?');
+    this.#readChunks = r.prepare(
       `SELECT first_index, data FROM entry_chunks
         WHERE poll_id = ?1 AND first_index < ?3
           AND first_index >= (SELECT coalesce(max(first_index), 0) FROM entry_chunks WHERE poll_id = ?1 AND first_index <= ?2)
         ORDER BY first_index`,
     );
-    this.#readTile = this.#reader.prepare('SELECT hashes FROM tiles WHERE poll_id = ? AND level = ? AND idx = ?');
-    const w = this.#writer;
-    this.#spend = w.prepare(
-      `INSERT INTO spent (poll_id, token_id, leaf_index)
-       SELECT ?1, unhex(j.value ->> 0), j.value ->> 1 FROM json_each(?2) AS j WHERE true
-       ON CONFLICT DO NOTHING RETURNING leaf_index`,
-    );
-    this.#respend = w.prepare(
-      `UPDATE spent SET leaf_index = j.value ->> 1
-         FROM json_each(?2) AS j WHERE poll_id = ?1 AND token_id = unhex(j.value ->> 0)`,
-    );
-    this.#spentIndexes = w.prepare(
-      `SELECT lower(hex(token_id)) AS id, leaf_index FROM spent
-        WHERE poll_id = ?1 AND token_id IN (SELECT unhex(value) FROM json_each(?2))`,
-    );
-    this.#spentIndex = this.#reader.prepare('SELECT leaf_index FROM spent WHERE poll_id = ? AND token_id = ?');
-    this.#putChunk = w.prepare('INSERT INTO entry_chunks (poll_id, first_index, count, data) VALUES (?, ?, ?, ?)');
-    this.#chunkAt = w.prepare(
-      'SELECT first_index, data FROM entry_chunks WHERE poll_id = ? AND first_index <= ? ORDER BY first_index DESC LIMIT 1',
-    );
-    this.#newTile = w.prepare('INSERT INTO tiles (poll_id, level, idx, hashes) VALUES (?, ?, ?, ?)');
-    this.#growTile = w.prepare(
-      `UPDATE tiles SET hashes = unhex(hex(substr(hashes, 1, ?1)) || hex(?2))
-        WHERE poll_id = ?3 AND level = ?4 AND idx = ?5 AND length(hashes) = ?1`,
-    );
-    this.#putHead = w.prepare('UPDATE logs SET size = ?, compact = ?, checkpoint = ? WHERE poll_id = ?');
-    this.#putCheckpoint = w.prepare('INSERT INTO checkpoints (poll_id, size, note) VALUES (?, ?, ?)');
-    this.#createLog = w.prepare(
-      'INSERT INTO logs (poll_id, origin, size, compact, checkpoint) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    );
-    this.#checkpointAt = this.#reader.prepare('SELECT note FROM checkpoints WHERE poll_id = ? AND size = ?');
+    this.#readTile = r.prepare('SELECT hashes FROM tiles WHERE poll_id = ? AND level = ? AND idx = ?');
+    this.#spentIndex = r.prepare('SELECT leaf_index FROM spent WHERE poll_id = ? AND token_id = ?');
+    this.#checkpointAt = r.prepare('SELECT note FROM checkpoints WHERE poll_id = ? AND size = ?');
+
+    this.#worker = new Worker(new URL('./sqlite-worker.ts', import.meta.url), { workerData: { path } });
+    this.#worker.unref(); // referenced only while a call is pending
+    this.#worker.on('message', ({ id, value, error }: Reply) => {
+      const call = this.#pending.get(id)!;
+      this.#pending.delete(id);
+      if (this.#pending.size === 0) this.#worker.unref();
+      if (error === undefined) return call.resolve(value);
+      call.reject(error.name === 'UnknownLogError' ? new UnknownLogError(error.pollId!) : Object.assign(new Error(error.message), { name: error.name }));
+    });
+    this.#worker.on('error', (error) => this.#fail(error));
+    this.#worker.on('exit', () => this.#fail(new Error('storage: the SQLite writer thread exited')));
+  }
+
+  #fail(error: Error): void {
+    this.#failed ??= error;
+    for (const call of this.#pending.values()) call.reject(error);
+    this.#pending.clear();
+  }
+
+  /** Calls the writer in its thread. */
+  #call<M extends keyof SqliteWriter>(method: M, ...args: Parameters<SqliteWriter[M]>): Promise<ReturnType<SqliteWriter[M]>> {
+    if (this.#failed !== null) return Promise.reject(this.#failed);
+    const id = this.#nextId++;
+    if (this.#pending.size === 0) this.#worker.ref();
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#worker.postMessage({ id, method, args } satisfies WriterCall);
+    });
   }
 
   /** Serialises writer work: SQLite has one writer, and a transaction spans awaits. */
@@ -186,18 +91,7 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   createLog(head: LogHead): Promise<boolean> {
-    return this.#exclusive(async () => {
-      this.#writer.exec('BEGIN IMMEDIATE');
-      try {
-        const { changes } = this.#createLog.run(head.pollId, head.origin, head.size, joinHashes(head.compact), head.checkpoint);
-        if (changes > 0) this.#putCheckpoint.run(head.pollId, head.size, head.checkpoint);
-        this.#writer.exec('COMMIT');
-        return changes > 0;
-      } catch (error) {
-        if (this.#writer.isTransaction) this.#writer.exec('ROLLBACK');
-        throw error;
-      }
-    });
+    return this.#exclusive(() => this.#call('createLog', head));
   }
 
   async head(pollId: string): Promise<LogHead | null> {
@@ -207,61 +101,29 @@ export class SqliteLogStorage implements LogStorage {
 
   transact<T>(pollId: string, fn: (tx: LogTx) => Promise<T>): Promise<T> {
     return this.#exclusive(async () => {
-      this.#writer.exec('BEGIN IMMEDIATE');
+      await this.#call('begin');
       try {
         const result = await fn(this.#tx(pollId));
-        this.#writer.exec('COMMIT');
+        await this.#call('commit');
         return result;
       } catch (error) {
-        if (this.#writer.isTransaction) this.#writer.exec('ROLLBACK');
+        await this.#call('rollback').catch(() => undefined);
         throw error;
       }
     });
   }
 
   #tx(pollId: string): LogTx {
-    const pairs = (rows: readonly SpendRow[]) => JSON.stringify(rows.map((r) => [toHex(r.tokenId), r.index]));
     return {
-      // BEGIN IMMEDIATE already holds SQLite's one write lock.
-      lock: async () => {
-        const row = this.#lockHead.get(pollId) as Row | undefined;
-        if (row === undefined) throw new UnknownLogError(pollId);
-        return headOf(row);
-      },
-      spend: async (rows) => {
-        const lost = new Set(rows.map((r) => r.index));
-        for (const row of this.#spend.all(pollId, pairs(rows)) as Row[]) lost.delete(Number(row.leaf_index));
-        return lost;
-      },
-      respend: async (rows) => {
-        this.#respend.run(pollId, pairs(rows));
-      },
-      spentIndexes: async (tokenIds) => {
-        const out = new Map<string, number>();
-        const ids = JSON.stringify(tokenIds.map(toHex));
-        for (const row of this.#spentIndexes.all(pollId, ids) as Row[]) out.set(row.id as string, Number(row.leaf_index));
-        return out;
-      },
+      lock: () => this.#call('lock', pollId),
+      spend: async (rows) => new Set(await this.#call('spend', pollId, rows)),
+      respend: (rows) => this.#call('respend', pollId, rows),
+      spentIndexes: async (tokenIds) => new Map(await this.#call('spentIndexes', pollId, tokenIds)),
       entriesAt: async (indexes) => {
-        const chunks = new Map<number, Uint8Array>();
-        for (const index of indexes) {
-          const row = this.#chunkAt.get(pollId, index) as Row | undefined;
-          if (row !== undefined) chunks.set(Number(row.first_index), row.data as Uint8Array);
-        }
         const wanted = new Set(indexes);
-        return chunkEntries(chunks, (i) => wanted.has(i));
+        return chunkEntries(await this.#call('chunksAt', pollId, indexes), (i) => wanted.has(i));
       },
-      write: async (chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], next: LogHead) => {
-        for (const c of chunks) this.#putChunk.run(pollId, c.firstIndex, c.count, c.data);
-        for (const t of tiles) {
-          if (t.start === 0) this.#newTile.run(pollId, t.level, t.index, t.hashes);
-          else if (this.#growTile.run(t.start * 32, t.hashes, pollId, t.level, t.index).changes !== 1) {
-            throw new Error(`storage: tile ${t.level}/${t.index} lacks its first ${t.start} hashes`);
-          }
-        }
-        this.#putHead.run(next.size, joinHashes(next.compact), next.checkpoint, pollId);
-        this.#putCheckpoint.run(pollId, next.size, next.checkpoint);
-      },
+      write: (chunks, tiles, next) => this.#call('write', pollId, chunks, tiles, next),
     };
   }
 
@@ -287,7 +149,11 @@ export class SqliteLogStorage implements LogStorage {
 
   async close(): Promise<void> {
     await this.#queue;
+    if (this.#failed === null) {
+      await this.#call('close');
+      this.#failed = new Error('storage: closed');
+      await this.#worker.terminate();
+    }
     this.#reader.close();
-    this.#writer.close();
   }
 }

@@ -1,0 +1,107 @@
+/**
+ * What the embedded storage's two sides share: loading `node:sqlite`, the schema and its
+ * migrations, opening a connection (WAL, `synchronous=FULL`: a commit is on disk before any
+ * caller is told, DESIGN.md promise 3) and row decoding.
+ */
+import type { DatabaseSync as Database } from 'node:sqlite';
+import type { LogHead } from '../storage.ts';
+
+/**
+ * `node:sqlite` is flagged experimental in Node 22 and says so once, at load. Drop exactly that
+ * warning (not every ExperimentalWarning) while loading it.
+ */
+function loadSqlite(): typeof import('node:sqlite') {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const message = typeof warning === 'string' ? warning : warning.message;
+    if (message.startsWith('SQLite is an experimental feature')) return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+const { DatabaseSync } = loadSqlite();
+export type DatabaseSync = Database;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE logs (
+     poll_id TEXT PRIMARY KEY,
+     origin TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     compact BLOB NOT NULL,
+     checkpoint TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE spent (
+     poll_id TEXT NOT NULL,
+     token_id BLOB NOT NULL,
+     leaf_index INTEGER NOT NULL,
+     PRIMARY KEY (poll_id, token_id)
+   ) STRICT, WITHOUT ROWID;
+   CREATE TABLE entry_chunks (
+     poll_id TEXT NOT NULL,
+     first_index INTEGER NOT NULL,
+     count INTEGER NOT NULL,
+     data BLOB NOT NULL,
+     PRIMARY KEY (poll_id, first_index)
+   ) STRICT, WITHOUT ROWID;
+   CREATE TABLE tiles (
+     poll_id TEXT NOT NULL,
+     level INTEGER NOT NULL,
+     idx INTEGER NOT NULL,
+     hashes BLOB NOT NULL,
+     PRIMARY KEY (poll_id, level, idx)
+   ) STRICT, WITHOUT ROWID;
+   CREATE TABLE checkpoints (
+     poll_id TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     note TEXT NOT NULL,
+     PRIMARY KEY (poll_id, size)
+   ) STRICT, WITHOUT ROWID;`,
+];
+
+export function open(path: string): DatabaseSync {
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+  return db;
+}
+
+export function migrate(db: DatabaseSync): void {
+  const { user_version: applied } = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  for (let v = applied; v < MIGRATIONS.length; v++) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[v]!);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
+
+export type Row = Record<string, unknown>;
+
+export function headOf(row: Row): LogHead {
+  const compact = row.compact as Uint8Array;
+  const hashes: Uint8Array[] = [];
+  for (let o = 0; o < compact.length; o += 32) hashes.push(compact.slice(o, o + 32));
+  return {
+    pollId: row.poll_id as string,
+    origin: row.origin as string,
+    size: Number(row.size),
+    compact: hashes,
+    checkpoint: row.checkpoint as string,
+  };
+}
+
+export function joinHashes(hashes: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(hashes.length * 32);
+  hashes.forEach((h, i) => out.set(h, i * 32));
+  return out;
+}
+
