@@ -7,7 +7,7 @@
  * tree height 8·L with indexes [256·N, 256·N + 256). A node is written once, when it becomes
  * complete, so tile content only ever grows (a partial tile is a prefix of its full tile).
  */
-import { CompactRange, encodeBundle, TILE_HEIGHT, TILE_WIDTH } from '@blindvote/crypto';
+import { CompactRange, encodeBundle, nodeTile, TILE_WIDTH } from '@blindvote/crypto';
 import type { ChunkWrite, TileWrite } from './storage.ts';
 
 interface TileCells {
@@ -34,13 +34,12 @@ export function integrate(
   const tiles: TileCells[] = [];
   let last: TileCells | undefined;
   const onNode = (level: number, index: number, hash: Uint8Array): void => {
-    if (level % TILE_HEIGHT !== 0) return;
-    const tileLevel = level / TILE_HEIGHT;
-    const tileIndex = Math.floor(index / TILE_WIDTH);
+    const at = nodeTile(level, index);
+    if (at === null) return;
     // Nodes arrive in index order per level, so a tile's cells are contiguous per level.
-    let cells = last?.level === tileLevel && last.index === tileIndex ? last : tiles.find((c) => c.level === tileLevel && c.index === tileIndex);
+    let cells = last?.level === at.level && last.index === at.index ? last : tiles.find((c) => c.level === at.level && c.index === at.index);
     if (cells === undefined) {
-      cells = { level: tileLevel, index: tileIndex, start: index % TILE_WIDTH, hashes: [] };
+      cells = { level: at.level, index: at.index, start: at.offset, hashes: [] };
       tiles.push(cells);
     }
     cells.hashes.push(hash);

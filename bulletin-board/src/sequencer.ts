@@ -167,11 +167,6 @@ export class Sequencer {
     return queue.splice(0, count);
   }
 
-  /** Resolves when every append made so far has settled. */
-  async idle(): Promise<void> {
-    while (this.#running.size > 0) await Promise.all(this.#running.values());
-  }
-
   /**
    * Runs a poll's queue as a pipeline two batches deep: while batch N's transaction is in the
    * database, batch N+1 is planned (deduplicated, integrated, checkpoint signed) on the head N

@@ -4,13 +4,12 @@
  * fsync never stall the event loop that serves voters.
  */
 import type { StatementSync } from 'node:sqlite';
-import { toHex } from '@blindvote/crypto';
-import { UnknownLogError } from '../storage.ts';
+import { hexKey, UnknownLogError } from '../storage.ts';
 import type { ChunkWrite, LogHead, SpendRow, TileWrite } from '../storage.ts';
 import { headOf, joinHashes, migrate, open } from './sqlite-db.ts';
 import type { DatabaseSync, Row } from './sqlite-db.ts';
 
-const pairs = (rows: readonly SpendRow[]) => JSON.stringify(rows.map((r) => [toHex(r.tokenId), r.index]));
+const pairs = (rows: readonly SpendRow[]) => JSON.stringify(rows.map((r) => [hexKey(r.tokenId), r.index]));
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
@@ -103,7 +102,7 @@ export class SqliteWriter {
   }
 
   spentIndexes(pollId: string, tokenIds: readonly Uint8Array[]): [string, number][] {
-    const rows = this.#spentIndexes.all(pollId, JSON.stringify(tokenIds.map(toHex))) as Row[];
+    const rows = this.#spentIndexes.all(pollId, JSON.stringify(tokenIds.map(hexKey))) as Row[];
     return rows.map((row) => [row.id as string, Number(row.leaf_index)]);
   }
 
