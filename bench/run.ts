@@ -5,7 +5,7 @@
  * writes bench/results/<timestamp>.json (one object per row).
  *
  * Needs PostgreSQL (BLINDVOTE_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres);
- * creates and drops its own database.
+ * creates and drops its own database (`createTestDatabase`).
  */
 import { constants, createHash, generateKeyPairSync, privateDecrypt, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import pg from 'pg';
 import { CompactRange, generateSignerKey, NoteSigner, sha256 } from '@blindvote/crypto';
 import { blindSign } from '@blindvote/crypto/issuer';
 import { PostgresLogStorage, Sequencer, SqliteLogStorage } from '@blindvote/bulletin-board';
+import { createTestDatabase } from '@blindvote/bulletin-board/testing';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 3 : 7;
@@ -185,15 +186,9 @@ function bareBatcher(db: pg.Pool) {
 }
 
 {
-  const admin = process.env.BLINDVOTE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const dbName = `blindvote_bench_${randomBytes(4).toString('hex')}`;
-  const adminClient = new pg.Client({ connectionString: admin });
-  await adminClient.connect();
-  await adminClient.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(admin);
-  url.pathname = `/${dbName}`;
-  const storage = await PostgresLogStorage.open({ connectionString: url.toString(), max: 4 });
-  const bare = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  const db = await createTestDatabase('blindvote_bench');
+  const storage = await PostgresLogStorage.open({ connectionString: db.url, max: 4 });
+  const bare = new pg.Pool({ connectionString: db.url, max: 2 });
   bare.on('error', () => undefined); // idle clients dropped with the database at the end
   try {
     await bare.query('CREATE TABLE bare (token_id bytea PRIMARY KEY, leaf_index bigint NOT NULL, data bytea NOT NULL)');
@@ -230,8 +225,7 @@ function bareBatcher(db: pg.Pool) {
   } finally {
     await bare.end();
     await storage.close();
-    await adminClient.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await adminClient.end();
+    await db.drop();
   }
 }
 

@@ -9,16 +9,15 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
 import { CompactRange, generateSignerKey, leafHash, openCheckpoint } from '@blindvote/crypto';
 import { PostgresLogStorage } from './storage/postgres.ts';
 import { SqliteLogStorage } from './storage/sqlite.ts';
 import type { LogStorage } from './storage.ts';
 import { crashEntry, crashToken } from './testing/crash-data.ts';
+import { createTestDatabase } from './testing/postgres.ts';
 
 const KILLS = Number(process.env.BLINDVOTE_CRASH_KILLS ?? 5);
 const CHILD = join(import.meta.dirname, 'testing', 'append-child.ts');
@@ -97,17 +96,10 @@ test(`sqlite: ${KILLS} SIGKILLs under load lose and duplicate nothing acknowledg
 });
 
 test(`postgres: ${KILLS} SIGKILLs under load lose and duplicate nothing acknowledged`, async () => {
-  const admin = process.env.BLINDVOTE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `blindvote_crash_test_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
+  const db = await createTestDatabase('blindvote_crash_test');
   try {
-    await crashRun(url.toString(), () => PostgresLogStorage.open({ connectionString: url.toString(), max: 2 }));
+    await crashRun(db.url, () => PostgresLogStorage.open({ connectionString: db.url, max: 2 }));
   } finally {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
+    await db.drop();
   }
 });

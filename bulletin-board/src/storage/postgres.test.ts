@@ -4,37 +4,23 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { CompactRange, leafHash, openCheckpoint, sha256, utf8 } from '@blindvote/crypto';
 import { Sequencer } from '../sequencer.ts';
 import { storageContract, testSigner } from '../storage-contract.ts';
 import { PostgresLogStorage } from './postgres.ts';
+import { createTestDatabase } from '../testing/postgres.ts';
+import type { TestDatabase } from '../testing/postgres.ts';
 
-const admin = process.env.BLINDVOTE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const created: string[] = [];
+const created: TestDatabase[] = [];
 
 async function freshDatabase(): Promise<string> {
-  const name = `blindvote_board_test_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  created.push(name);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return url.toString();
+  const db = await createTestDatabase('blindvote_board_test');
+  created.push(db);
+  return db.url;
 }
 
-after(async () => {
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  for (const name of created) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await client.end();
-});
+after(() => Promise.all(created.map((db) => db.drop())));
 
 storageContract('postgres', {
   open: async () => PostgresLogStorage.open({ connectionString: await freshDatabase(), max: 4 }),
