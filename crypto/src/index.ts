@@ -13,3 +13,4 @@ export * from './checkpoint.ts';
 export * from './token.ts';
 export * from './entries.ts';
 export * from './receipt.ts';
+export * from './recount.ts';

@@ -23,8 +23,8 @@
  *   tally-commitment      the tally's tree_size/root are the board's up to and including close
  *   tally-counts          the tally equals the recount (each option's difference is evidence)
  *
- * The recount (the rule the tallier MUST follow for its numbers to match): a ballot counts iff it
- * comes before the close entry, passes `Poll.checkBallot`, its token verifies, and no EARLIER
+ * The recount is crypto's `Recount`, the one rule the tallier counts with too: a ballot counts iff
+ * it comes before the close entry, passes `Poll.checkBallot`, its token verifies, and no EARLIER
  * ballot on the board carries the same token id. Every other entry between the manifest and the
  * close is a rejected ballot, so `ballots_rejected` = (close index − 1) − `ballots_counted`.
  *
@@ -37,12 +37,12 @@
  * per tile level, and at most MAX_EVIDENCE_ITEMS evidence items per check.
  */
 import {
-  Ballot,
   Checkpoint,
   Close,
   CompactRange,
   HASH_SIZE,
   Poll,
+  Recount,
   TILE_HEIGHT,
   TILE_WIDTH,
   Tally,
@@ -244,21 +244,16 @@ class Replay {
   manifestError: string | null = null;
   #verifier: Promise<TokenVerifier> | null = null;
   verifierError: string | null = null;
+  /** The recount of the ballots; null without a valid manifest. */
+  #recount: Recount | null = null;
   readonly formatErrors = new EvidenceList<{ index: number; error: string }>();
   readonly orderErrors = new EvidenceList<{ index: number; error: string }>();
   readonly ballotErrors = new EvidenceList<{ index: number; error: string }>();
   readonly tokenFailures = new EvidenceList<{ index: number; token_id: string; error: string }>();
-  /** Token id (hex) → index of the first ballot carrying it. */
-  readonly #firstUse = new Map<string, number>();
-  /** Token id (hex) → every index carrying it, for the ids seen more than once. */
-  readonly reused = new Map<string, number[]>();
   ballots = 0;
   ballotsBeforeClose = 0;
-  counted = 0;
-  readonly counts = new Map<string, number>();
   close: { index: number; entry: Close; root: Uint8Array | null; ballotsBefore: number } | null = null;
   tally: { index: number; entry: Tally } | null = null;
-  #tokenChecks: Promise<void>[] = [];
 
   constructor(fetcher: BoardFetcher, size: number) {
     this.#fetcher = fetcher;
@@ -284,7 +279,7 @@ class Replay {
       const fetched = await inflight.get(b)!;
       inflight.delete(b);
       this.#bundle(b, fetched);
-      await Promise.all(this.#tokenChecks.splice(0));
+      await this.#recount?.settle();
       await Promise.all(this.#pending.splice(0));
       onProgress?.({ entries: this.entriesRead, size: this.size, bundles: b + 1, totalBundles: this.totalBundles });
       if (this.#unreadableRun >= MAX_UNREADABLE_RUN && b + 1 < this.totalBundles) {
@@ -352,14 +347,18 @@ class Replay {
       entry = parseEntry(bytes, `entry ${index}`);
     } catch (err) {
       this.formatErrors.add({ index, error: errorMessage(err) });
+      this.#recount?.add(index, null);
       return;
     }
+    this.#recount?.add(index, entry);
     switch (entry.type) {
       case 'poll':
         this.orderErrors.add({ index, error: 'a second poll manifest (only entry 0 is the manifest)' });
         break;
       case 'ballot':
-        this.#ballot(index, entry);
+        this.ballots++;
+        if (this.close === null) this.ballotsBeforeClose++;
+        else this.orderErrors.add({ index, error: `a ballot after the close entry (entry ${this.close.index})` });
         break;
       case 'close':
         if (this.close !== null) {
@@ -385,54 +384,16 @@ class Replay {
       this.#verifier.catch((err: unknown) => {
         this.verifierError = `the manifest's token key cannot be imported: ${errorMessage(err)}`;
       });
+      // Signature problems are reported only while the key imports (token-signatures says so otherwise).
+      this.#recount = new Recount(entry, this.#verifier, {
+        onProblem: ({ index, problem, token_id, error }) => {
+          if (problem === 'invalid-ballot') this.ballotErrors.add({ index, error });
+          else this.tokenFailures.add({ index, token_id, error });
+        },
+      });
     } catch (err) {
       this.manifestError = errorMessage(err);
     }
-  }
-
-  #ballot(index: number, ballot: Ballot): void {
-    this.ballots++;
-    const beforeClose = this.close === null;
-    if (beforeClose) this.ballotsBeforeClose++;
-    else this.orderErrors.add({ index, error: `a ballot after the close entry (entry ${this.close!.index})` });
-
-    const id = toHex(ballot.tokenId());
-    const first = this.#firstUse.get(id);
-    if (first === undefined) this.#firstUse.set(id, index);
-    else {
-      const uses = this.reused.get(id);
-      if (uses === undefined) this.reused.set(id, [first, index]);
-      else uses.push(index);
-    }
-
-    const poll = this.manifest;
-    if (poll === null || this.#verifier === null) return; // reported by the manifest check
-    let valid = true;
-    try {
-      poll.checkBallot(ballot, `entry ${index}`);
-    } catch (err) {
-      valid = false;
-      this.ballotErrors.add({ index, error: errorMessage(err) });
-    }
-    const counts = valid && beforeClose && first === undefined;
-    this.#tokenChecks.push(
-      this.#verifier
-        .then((verifier) => verifier.verify(ballot.poll_id, ballot.token))
-        .then(
-          (ok) => {
-            if (!ok) this.tokenFailures.add({ index, token_id: id, error: "the signature does not verify under the manifest's token key" });
-            else if (counts) this.#count(ballot);
-          },
-          (err: unknown) => {
-            if (this.verifierError === null) this.tokenFailures.add({ index, token_id: id, error: errorMessage(err) });
-          },
-        ),
-    );
-  }
-
-  #count(ballot: Ballot): void {
-    this.counted++;
-    for (const id of ballot.choice) this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
   }
 
   // ---- hash tiles ----
@@ -588,15 +549,17 @@ class Replay {
       else list('token-signatures', 'token signature invalid', this.tokenFailures, `${this.ballots} token(s) verify under the manifest's token key`);
     }
 
-    if (this.reused.size === 0) out.push(pass('token-reuse', `${this.#firstUse.size} distinct token id(s), none used twice`));
+    const recount = this.#recount;
+    if (recount === null) out.push(fail('token-reuse', noManifest));
+    else if (recount.reused.size === 0) out.push(pass('token-reuse', `${recount.distinctTokens} distinct token id(s), none used twice`));
     else {
-      const items = [...this.reused].slice(0, 100).map(([token_id, indexes]) => ({ token_id, indexes }));
+      const items = [...recount.reused].slice(0, 100).map(([token_id, indexes]) => ({ token_id, indexes: [...indexes] }));
       const first = items[0]!;
       out.push(
         fail(
           'token-reuse',
-          `${this.reused.size} token id(s) used more than once; first: ${first.token_id} by ${indexList(['entry', 'entries'], first.indexes)} (only the first counts)`,
-          { count: this.reused.size, items },
+          `${recount.reused.size} token id(s) used more than once; first: ${first.token_id} by ${indexList(['entry', 'entries'], first.indexes)} (only the first counts)`,
+          { count: recount.reused.size, items },
         ),
       );
     }
@@ -655,7 +618,8 @@ class Replay {
     }
 
     const poll = this.manifest;
-    if (poll === null || this.verifierError !== null) {
+    const recount = this.#recount;
+    if (poll === null || recount === null || this.verifierError !== null) {
       out.push(fail('tally-counts', 'not recounted: no valid manifest'));
       return out;
     }
@@ -669,27 +633,29 @@ class Replay {
     } catch (err) {
       problems.push(errorMessage(err));
     }
+    const recounted = recount.counts();
+    const counted = recount.counted;
     const counts: Record<string, { tally: number | null; recount: number; difference: number | null }> = {};
     const ids = new Set([...poll.ballot.options.map((o) => o.id), ...Object.keys(t.counts)]);
     for (const id of ids) {
       const claimed = Object.hasOwn(t.counts, id) ? t.counts[id]! : null;
-      const recount = this.counts.get(id) ?? 0;
-      counts[id] = { tally: claimed, recount, difference: claimed === null ? null : claimed - recount };
-      if (claimed !== recount) problems.push(`${JSON.stringify(id)}: tally ${claimed ?? 'missing'}, recount ${recount}`);
+      const n = Object.hasOwn(recounted, id) ? recounted[id]! : 0;
+      counts[id] = { tally: claimed, recount: n, difference: claimed === null ? null : claimed - n };
+      if (claimed !== n) problems.push(`${JSON.stringify(id)}: tally ${claimed ?? 'missing'}, recount ${n}`);
     }
-    const rejected = close.index - 1 - this.counted;
-    if (t.ballots_counted !== this.counted) problems.push(`ballots_counted: tally ${t.ballots_counted}, recount ${this.counted}`);
+    const rejected = close.index - 1 - counted;
+    if (t.ballots_counted !== counted) problems.push(`ballots_counted: tally ${t.ballots_counted}, recount ${counted}`);
     if (t.ballots_rejected !== rejected) problems.push(`ballots_rejected: tally ${t.ballots_rejected}, recount ${rejected}`);
     const evidence = {
       index: tally.index,
       counts,
-      ballots_counted: { tally: t.ballots_counted, recount: this.counted },
+      ballots_counted: { tally: t.ballots_counted, recount: counted },
       ballots_rejected: { tally: t.ballots_rejected, recount: rejected },
     };
     if (problems.length > 0) out.push(fail('tally-counts', `the tally (entry ${tally.index}) differs from the recount: ${problems.join('; ')}`, evidence));
     else {
-      const summary = poll.ballot.options.map((o) => `${o.id} ${this.counts.get(o.id) ?? 0}`).join(', ');
-      out.push(pass('tally-counts', `the recount matches the tally: ${summary} (${this.counted} counted, ${rejected} rejected)`));
+      const summary = poll.ballot.options.map((o) => `${o.id} ${recounted[o.id]}`).join(', ');
+      out.push(pass('tally-counts', `the recount matches the tally: ${summary} (${counted} counted, ${rejected} rejected)`));
     }
     return out;
   }
