@@ -37,7 +37,10 @@ export async function readManifest(fetcher: BoardFetcher, size: number): Promise
   if (size === 0) throw new Error('the board is empty: no manifest (entry 0)');
   let bytes: Uint8Array;
   try {
-    bytes = decodeBundle(await fetcher.bundle(0, Math.min(TILE_WIDTH, size)))[0]!;
+    // The manifest alone first (000.p/1): a sealed poll serves it during voting, its other entries
+    // it does not. A board that keeps no such partial bundle has entry 0 in the first bundle.
+    const first = await fetcher.bundle(0, 1).catch(() => fetcher.bundle(0, Math.min(TILE_WIDTH, size)));
+    bytes = decodeBundle(first)[0]!;
   } catch (err) {
     throw new Error(`cannot read entry 0: ${errorMessage(err)}`);
   }
