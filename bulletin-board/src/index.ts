@@ -1,6 +1,12 @@
+export { Board } from './board.ts';
+export type { BallotAppend, BoardOptions, PollState } from './board.ts';
+export { BoardConflictError, PollClosedError, UnknownPollError } from './errors.ts';
+export { boardRoutes } from './http/routes.ts';
+export type { BoardRoutesOptions } from './http/routes.ts';
 export { Sequencer, OverloadedError, EntryRejectedError } from './sequencer.ts';
 export type { AppendResult, SequencerOptions } from './sequencer.ts';
 export { LogReader } from './reader.ts';
+export type { TreeProofs } from './reader.ts';
 export { UnknownLogError } from './storage.ts';
 export type { LogHead, LogStorage, LogTx } from './storage.ts';
 export { SqliteLogStorage } from './storage/sqlite.ts';

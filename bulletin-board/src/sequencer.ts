@@ -333,7 +333,7 @@ export class Sequencer {
         if (leader !== undefined) return followers.push([i, leader]);
         leaders.set(key, i);
         if (decided.has(i)) return;
-        spend.push({ tokenId: p.tokenId, index: head.size + positions.length });
+        spend.push({ tokenId: p.tokenId, index: head.size + positions.length, leafHash: p.leafHash });
       }
       positions.push(i);
     });

@@ -100,8 +100,11 @@ export function storageContract(name: string, options: ContractOptions): void {
       assert.deepEqual(batch.map((r) => [r.status, r.index]), [
         ['appended', 1], ['duplicate', 1], ['spent', 1], ['spent', 0], ['appended', 2],
       ]);
-      // The conflict renumbered the batch: every spent row points at its own entry.
+      // The conflict renumbered the batch: every spent row points at its own entry, by token and by leaf hash.
       assert.equal(await storage.spentIndex('p1', token(5)), 2);
+      assert.equal(await storage.leafIndex('p1', leafHash(entry(5))), 2);
+      assert.equal(await storage.leafIndex('p1', leafHash(entry(3))), 1);
+      assert.equal(await storage.leafIndex('p1', leafHash(entry(4))), null, 'a refused entry has no leaf');
       assert.deepEqual(await reader.entries('p1', 0, 10), [entry(1), entry(3), entry(5)]);
       assert.equal((await storage.head('p1'))?.size, 3);
     } finally {
@@ -152,6 +155,7 @@ export function storageContract(name: string, options: ContractOptions): void {
       for (const [i, r] of results.entries()) {
         const { entry: bytes, token: tokenId } = submissions[i]!;
         assert.equal(await storage.spentIndex('p1', tokenId), r.index, `submission ${i}: spent row`);
+        if (r.status !== 'spent') assert.equal(await storage.leafIndex('p1', leafHash(bytes)), r.index, `submission ${i}: leaf index`);
         if (r.status === 'appended' || r.status === 'duplicate') assert.deepEqual(stored[r.index], bytes, `submission ${i}`);
         else assert.notDeepEqual(stored[r.index], bytes, `submission ${i}`);
       }
@@ -159,6 +163,31 @@ export function storageContract(name: string, options: ContractOptions): void {
       const order = appended.map((r) => results.indexOf(r));
       assert.deepEqual(order, [...order].sort((a, b) => results[a]!.index - results[b]!.index));
       assert.equal((await storage.head('p1'))?.size, 300);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test(`${name}: logs lists every poll with a log, in byte order; leafIndex finds a leaf by its hash, per poll`, async () => {
+    const { storage, sequencer } = await setup();
+    try {
+      assert.deepEqual(await storage.logs(), []);
+      for (const id of ['b-1', 'a', 'b', 'a0']) await sequencer.createLog(id, `board.test/poll/${id}`);
+      assert.deepEqual(await storage.logs(), ['a', 'a0', 'b', 'b-1']);
+      const same = entry(7);
+      await sequencer.append('a', utf8('manifest a'), token(1000));
+      await sequencer.append('a', same, token(7));
+      await sequencer.append('b', same, token(8));
+      await sequencer.append('b', utf8('no token'));
+      // The same bytes under a second token: the first index is the one found.
+      await sequencer.append('b', same, token(9));
+      assert.equal(await storage.leafIndex('a', leafHash(same)), 1);
+      assert.equal(await storage.leafIndex('a', leafHash(utf8('manifest a'))), 0);
+      assert.equal(await storage.leafIndex('b', leafHash(same)), 0);
+      assert.equal(await storage.leafIndex('b', leafHash(utf8('no token'))), null, 'entries without a token id are not indexed');
+      assert.equal(await storage.leafIndex('a0', leafHash(same)), null);
+      assert.equal(await storage.leafIndex('nope', leafHash(same)), null);
+      assert.equal(await storage.leafIndex('a', new Uint8Array(32)), null);
     } finally {
       await storage.close();
     }
@@ -249,6 +278,7 @@ export function storageContract(name: string, options: ContractOptions): void {
         fc.asyncProperty(fc.integer({ min: 0, max: options.scale - 1 }), async (index) => {
           const [stored] = await reader.entries('big', index, index + 1);
           assert.deepEqual(stored, entry(index));
+          assert.equal(await storage.leafIndex('big', leafHash(stored!)), index);
           verifyInclusion(leafHash(stored!), index, final.size, await reader.inclusionProof('big', index, final.size), final.root);
         }),
         { numRuns: 200 },

@@ -5,7 +5,8 @@
  *
  * Layout, per poll (C2SP tlog-tiles shapes, so serving is a lookup):
  * - head: size, compact range, latest signed checkpoint (one row, the writer's lock);
- * - spent: token id → leaf index, UNIQUE(poll, token id) — DESIGN.md promise 2;
+ * - spent: token id → leaf index and leaf hash, UNIQUE(poll, token id) — DESIGN.md promise 2 —
+ *   indexed by leaf hash too (receipts and proofs by leaf hash);
  * - entry chunks: consecutive entries in bundle encoding, never crossing a 256-entry bundle;
  * - tiles: hash tiles, rewritten only while partial, append-only in content;
  * - checkpoints: every signed checkpoint, by size (consistency proofs between any two).
@@ -27,6 +28,8 @@ export interface LogHead {
 export interface SpendRow {
   readonly tokenId: Uint8Array;
   readonly index: number;
+  /** Leaf hash of the entry spending the token: stored on insert, kept when the row moves. */
+  readonly leafHash: Uint8Array;
 }
 
 /** New hashes for one tile: they go at position `start`, after the tile's existing hashes. */
@@ -83,6 +86,13 @@ export interface LogStorage {
   checkpointAt(pollId: string, size: number): Promise<string | null>;
   /** Leaf index where the token id was spent, or null. */
   spentIndex(pollId: string, tokenId: Uint8Array): Promise<number | null>;
+  /**
+   * Lowest leaf index of a committed entry with this leaf hash (RFC 9162 §2.1.1), or null. Only
+   * entries appended with a token id are found (the hash is kept on their spent row).
+   */
+  leafIndex(pollId: string, leafHash: Uint8Array): Promise<number | null>;
+  /** Every poll id that has a log, in byte order. */
+  logs(): Promise<string[]>;
   close(): Promise<void>;
 }
 

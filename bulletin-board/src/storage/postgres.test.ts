@@ -77,6 +77,7 @@ test('postgres: two sequencer processes on one log, every token sent to both, ne
     assert.equal(appended.length, tokens.length, 'one entry per token');
     for (const { i, r } of results) {
       assert.equal(await a!.spentIndex('p1', tokens[i]!), r.index);
+      assert.equal(await b!.leafIndex('p1', leafHash(entries[r.index]!)), r.index);
       assert.equal(JSON.parse(new TextDecoder().decode(entries[r.index]!)).n, i);
     }
   } finally {
@@ -114,5 +115,44 @@ test('postgres: a connection killed mid-batch rejects that batch, crashes nothin
   } finally {
     await blocker.end();
     await storage.close();
+  }
+});
+
+test('postgres: migration 2 gives the spent rows of an existing log their leaf hashes', async () => {
+  const url = await freshDatabase();
+  const signer = testSigner();
+  let storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
+  const n = 5000; // more than one backfill page
+  try {
+    const sequencer = new Sequencer(storage, [signer]);
+    for (const id of ['p1', 'p2']) await sequencer.createLog(id, `board.test/poll/${id}`);
+    await Promise.all(Array.from({ length: n }, (_, i) => sequencer.append('p1', utf8(`{"n":${i}}`), sha256(utf8(`m${i}`)))));
+    await sequencer.append('p2', utf8('{"n":0}'), sha256(utf8('m0')));
+  } finally {
+    await storage.close();
+  }
+  // Back to the schema of version 1, as a database written before migration 2 has it.
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query('ALTER TABLE spent DROP COLUMN leaf_hash');
+    await admin.query('DELETE FROM board_migrations WHERE version = 2');
+  } finally {
+    await admin.end();
+  }
+  storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
+  try {
+    const entries = await storage.readEntries('p1', 0, n);
+    for (const index of [0, 1, 4095, 4096, 4097, n - 1]) assert.equal(await storage.leafIndex('p1', leafHash(entries[index]!)), index);
+    assert.equal(await storage.leafIndex('p2', leafHash(utf8('{"n":0}'))), 0);
+  } finally {
+    await storage.close();
+  }
+  const check = new pg.Client({ connectionString: url });
+  await check.connect();
+  try {
+    assert.equal((await check.query('SELECT count(*)::int AS n FROM spent WHERE leaf_hash IS NULL')).rows[0].n, 0);
+  } finally {
+    await check.end();
   }
 });

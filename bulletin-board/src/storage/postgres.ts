@@ -8,10 +8,17 @@
  * NOTHING RETURNING` per batch (no parameter-count limit, one round trip).
  */
 import pg from 'pg';
+import { leafHash } from '@blindvote/crypto';
 import { chunkEntries, hexKey, UnknownLogError } from '../storage.ts';
 import type { Chunk, ChunkWrite, LogHead, LogStorage, LogTx, SpendRow, TileWrite } from '../storage.ts';
 
-const MIGRATIONS: readonly string[] = [
+/** Entries read at a time when migration 2 hashes the existing ones. */
+const BACKFILL_PAGE = 4096;
+
+/** SQL, or a step that needs code; each runs in its own transaction. */
+type Migration = string | ((client: pg.PoolClient) => Promise<void>);
+
+const MIGRATIONS: readonly Migration[] = [
   `CREATE TABLE logs (
      poll_id text COLLATE "C" PRIMARY KEY,
      origin text NOT NULL,
@@ -47,6 +54,27 @@ const MIGRATIONS: readonly string[] = [
      note text NOT NULL,
      PRIMARY KEY (poll_id, size)
    );`,
+  // 2: the leaf hash of each spent row, indexed (inclusion proofs by leaf hash). Rows written
+  // before it get the hash of the entry at their index. A hash index: equality is all a leaf
+  // lookup needs, and on 100k appends it cost the sequencer ~1.4 µs of PostgreSQL CPU per entry
+  // where a B-tree on (poll_id, leaf_hash) cost ~3.4 µs (random 32-byte keys split pages).
+  async (client) => {
+    await client.query('ALTER TABLE spent ADD COLUMN leaf_hash bytea');
+    await client.query('CREATE INDEX spent_backfill ON spent (poll_id, leaf_index)');
+    const { rows: logs } = await client.query<{ poll_id: string; size: string }>('SELECT poll_id, size FROM logs');
+    for (const log of logs) {
+      for (let from = 0; from < Number(log.size); from += BACKFILL_PAGE) {
+        const entries = await readEntries(client, log.poll_id, from, Math.min(Number(log.size), from + BACKFILL_PAGE));
+        await client.query(
+          `UPDATE spent SET leaf_hash = substring($3::bytea FROM (leaf_index - $2)::int * 32 + 1 FOR 32)
+            WHERE poll_id = $1 AND leaf_index >= $2 AND leaf_index < $2 + $4`,
+          [log.poll_id, from, joinHashes(entries.map(leafHash)), entries.length],
+        );
+      }
+    }
+    await client.query('DROP INDEX spent_backfill');
+    await client.query('CREATE INDEX spent_leaf_hash ON spent USING hash (leaf_hash)');
+  },
 ];
 
 /** Applies pending migrations under an advisory lock (safe with many processes starting). */
@@ -59,7 +87,8 @@ async function migrate(pool: pg.Pool): Promise<void> {
     for (let v = rows[0]?.v ?? 0; v < MIGRATIONS.length; v++) {
       await client.query('BEGIN');
       try {
-        await client.query(MIGRATIONS[v]!);
+        const migration = MIGRATIONS[v]!;
+        await (typeof migration === 'string' ? client.query(migration) : migration(client));
         await client.query('INSERT INTO board_migrations (version) VALUES ($1)', [v + 1]);
         await client.query('COMMIT');
       } catch (error) {
@@ -199,7 +228,7 @@ export class PostgresLogStorage implements LogStorage {
   #tx(client: pg.PoolClient, pollId: string): LogTx {
     // Binary parameters: many values of one column travel as ONE bytea (sent in binary by
     // `pg`) cut by `substring`, instead of a bytea[] literal that both sides must hex-code.
-    const spendParams = (rows: readonly SpendRow[]) => [pollId, joinHashes(rows.map((r) => r.tokenId)), rows.map((r) => r.index)];
+    const moveParams = (rows: readonly SpendRow[]) => [pollId, joinHashes(rows.map((r) => r.tokenId)), rows.map((r) => r.index)];
     return {
       lock: async () => {
         const { rows } = await client.query<HeadRow>('SELECT * FROM logs WHERE poll_id = $1 FOR UPDATE', [pollId]);
@@ -212,13 +241,15 @@ export class PostgresLogStorage implements LogStorage {
         // usually): one row to parse.
         const result = await client.query<{ lost: string[] }>(
           `WITH v AS (
-             SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
+             SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i,
+                    substring($4::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS h
+               FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
            ), inserted AS (
-             INSERT INTO spent (poll_id, token_id, leaf_index) SELECT $1, t, i FROM v ORDER BY t
+             INSERT INTO spent (poll_id, token_id, leaf_index, leaf_hash) SELECT $1, t, i, h FROM v ORDER BY t
              ON CONFLICT DO NOTHING RETURNING leaf_index
            )
            SELECT coalesce(array_agg(i), '{}') AS lost FROM v WHERE i NOT IN (SELECT leaf_index FROM inserted)`,
-          spendParams(rows),
+          [...moveParams(rows), joinHashes(rows.map((r) => r.leafHash))],
         );
         return new Set(result.rows[0]!.lost.map(Number));
       },
@@ -227,7 +258,7 @@ export class PostgresLogStorage implements LogStorage {
           `UPDATE spent SET leaf_index = u.i
              FROM (SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS v(i, n)) AS u
             WHERE spent.poll_id = $1 AND spent.token_id = u.t`,
-          spendParams(rows),
+          moveParams(rows),
         );
       },
       spentIndexes: async (tokenIds) => {
@@ -306,6 +337,19 @@ export class PostgresLogStorage implements LogStorage {
       [pollId, buf(tokenId)],
     );
     return rows[0] === undefined ? null : Number(rows[0].leaf_index);
+  }
+
+  async leafIndex(pollId: string, hash: Uint8Array): Promise<number | null> {
+    const { rows } = await this.#pool.query<{ leaf_index: string | null }>(
+      'SELECT min(leaf_index) AS leaf_index FROM spent WHERE poll_id = $1 AND leaf_hash = $2',
+      [pollId, buf(hash)],
+    );
+    return rows[0]?.leaf_index == null ? null : Number(rows[0].leaf_index);
+  }
+
+  async logs(): Promise<string[]> {
+    const { rows } = await this.#pool.query<{ poll_id: string }>('SELECT poll_id FROM logs ORDER BY poll_id');
+    return rows.map((r) => r.poll_id);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,8 @@
  * caller is told, DESIGN.md promise 3) and row decoding.
  */
 import type { DatabaseSync as Database } from 'node:sqlite';
+import { leafHash } from '@blindvote/crypto';
+import { chunkEntries } from '../storage.ts';
 import type { LogHead } from '../storage.ts';
 
 /**
@@ -27,7 +29,10 @@ function loadSqlite(): typeof import('node:sqlite') {
 const { DatabaseSync } = loadSqlite();
 export type DatabaseSync = Database;
 
-const MIGRATIONS: readonly string[] = [
+/** SQL, or a step that needs code; each runs in its own transaction. */
+type Migration = string | ((db: DatabaseSync) => void);
+
+const MIGRATIONS: readonly Migration[] = [
   `CREATE TABLE logs (
      poll_id TEXT PRIMARY KEY,
      origin TEXT NOT NULL,
@@ -61,6 +66,19 @@ const MIGRATIONS: readonly string[] = [
      note TEXT NOT NULL,
      PRIMARY KEY (poll_id, size)
    ) STRICT, WITHOUT ROWID;`,
+  // 2: the leaf hash of each spent row, indexed (inclusion proofs by leaf hash). Rows written
+  // before it get the hash of the entry at their index.
+  (db) => {
+    db.exec('ALTER TABLE spent ADD COLUMN leaf_hash BLOB; CREATE INDEX spent_backfill ON spent (poll_id, leaf_index);');
+    const setHash = db.prepare('UPDATE spent SET leaf_hash = ? WHERE poll_id = ? AND leaf_index = ?');
+    const chunks = db.prepare('SELECT poll_id, first_index, data FROM entry_chunks').iterate() as Iterable<Row>;
+    for (const { poll_id: pollId, first_index: first, data } of chunks) {
+      for (const [index, entry] of chunkEntries([[Number(first), data as Uint8Array]], () => true)) {
+        setHash.run(leafHash(entry), pollId as string, index);
+      }
+    }
+    db.exec('DROP INDEX spent_backfill; CREATE INDEX spent_leaf_hash ON spent (poll_id, leaf_hash);');
+  },
 ];
 
 export function open(path: string): DatabaseSync {
@@ -74,7 +92,9 @@ export function migrate(db: DatabaseSync): void {
   for (let v = applied; v < MIGRATIONS.length; v++) {
     db.exec('BEGIN IMMEDIATE');
     try {
-      db.exec(MIGRATIONS[v]!);
+      const migration = MIGRATIONS[v]!;
+      if (typeof migration === 'string') db.exec(migration);
+      else migration(db);
       db.exec(`PRAGMA user_version = ${v + 1}`);
       db.exec('COMMIT');
     } catch (error) {

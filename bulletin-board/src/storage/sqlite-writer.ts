@@ -10,6 +10,7 @@ import { headOf, joinHashes, migrate, open } from './sqlite-db.ts';
 import type { DatabaseSync, Row } from './sqlite-db.ts';
 
 const pairs = (rows: readonly SpendRow[]) => JSON.stringify(rows.map((r) => [hexKey(r.tokenId), r.index]));
+const triples = (rows: readonly SpendRow[]) => JSON.stringify(rows.map((r) => [hexKey(r.tokenId), r.index, hexKey(r.leafHash)]));
 
 export class SqliteWriter {
   readonly #db: DatabaseSync;
@@ -30,8 +31,8 @@ export class SqliteWriter {
     migrate(w);
     this.#lockHead = w.prepare('SELECT * FROM logs WHERE poll_id = ?');
     this.#spend = w.prepare(
-      `INSERT INTO spent (poll_id, token_id, leaf_index)
-       SELECT ?1, unhex(j.value ->> 0), j.value ->> 1 FROM json_each(?2) AS j WHERE true
+      `INSERT INTO spent (poll_id, token_id, leaf_index, leaf_hash)
+       SELECT ?1, unhex(j.value ->> 0), j.value ->> 1, unhex(j.value ->> 2) FROM json_each(?2) AS j WHERE true
        ON CONFLICT DO NOTHING RETURNING leaf_index`,
     );
     this.#respend = w.prepare(
@@ -93,7 +94,7 @@ export class SqliteWriter {
   /** Indexes of the rows NOT inserted (their token was spent before). */
   spend(pollId: string, rows: readonly SpendRow[]): number[] {
     const lost = new Set(rows.map((r) => r.index));
-    for (const row of this.#spend.all(pollId, pairs(rows)) as Row[]) lost.delete(Number(row.leaf_index));
+    for (const row of this.#spend.all(pollId, triples(rows)) as Row[]) lost.delete(Number(row.leaf_index));
     return [...lost];
   }
 

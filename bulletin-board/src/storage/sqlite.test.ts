@@ -1,8 +1,12 @@
-import { after } from 'node:test';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { storageContract } from '../storage-contract.ts';
+import { leafHash, sha256, utf8 } from '@blindvote/crypto';
+import { Sequencer } from '../sequencer.ts';
+import { storageContract, testSigner } from '../storage-contract.ts';
+import { open } from './sqlite-db.ts';
 import { SqliteLogStorage } from './sqlite.ts';
 
 const dirs: string[] = [];
@@ -17,4 +21,32 @@ storageContract('sqlite', {
     return new SqliteLogStorage(join(dir, 'board.db'));
   },
   scale: Number(process.env.BLINDVOTE_SCALE ?? 1_000_000),
+});
+
+test('sqlite: migration 2 gives the spent rows of an existing log their leaf hashes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'blindvote-board-'));
+  dirs.push(dir);
+  const path = join(dir, 'board.db');
+  const n = 600;
+  let storage = new SqliteLogStorage(path);
+  try {
+    const sequencer = new Sequencer(storage, [testSigner()], { maxBatch: 50 });
+    for (const id of ['p1', 'p2']) await sequencer.createLog(id, `board.test/poll/${id}`);
+    await Promise.all(Array.from({ length: n }, (_, i) => sequencer.append('p1', utf8(`{"n":${i}}`), sha256(utf8(`m${i}`)))));
+    await sequencer.append('p2', utf8('{"n":0}'), sha256(utf8('m0')));
+  } finally {
+    await storage.close();
+  }
+  // Back to the schema of version 1, as a database written before migration 2 has it.
+  const db = open(path);
+  db.exec('DROP INDEX spent_leaf_hash; ALTER TABLE spent DROP COLUMN leaf_hash; PRAGMA user_version = 1;');
+  db.close();
+  storage = new SqliteLogStorage(path);
+  try {
+    const entries = await storage.readEntries('p1', 0, n);
+    for (let index = 0; index < n; index++) assert.equal(await storage.leafIndex('p1', leafHash(entries[index]!)), index);
+    assert.equal(await storage.leafIndex('p2', leafHash(utf8('{"n":0}'))), 0);
+  } finally {
+    await storage.close();
+  }
 });

@@ -30,6 +30,8 @@ export class SqliteLogStorage implements LogStorage {
   readonly #readTile: StatementSync;
   readonly #spentIndex: StatementSync;
   readonly #checkpointAt: StatementSync;
+  readonly #leafIndex: StatementSync;
+  readonly #logs: StatementSync;
   #queue: Promise<unknown> = Promise.resolve();
 
   /** Opens (creating and migrating as needed) the database file at `path`. */
@@ -52,6 +54,8 @@ export class SqliteLogStorage implements LogStorage {
     this.#readTile = r.prepare('SELECT hashes FROM tiles WHERE poll_id = ? AND level = ? AND idx = ?');
     this.#spentIndex = r.prepare('SELECT leaf_index FROM spent WHERE poll_id = ? AND token_id = ?');
     this.#checkpointAt = r.prepare('SELECT note FROM checkpoints WHERE poll_id = ? AND size = ?');
+    this.#leafIndex = r.prepare('SELECT min(leaf_index) AS leaf_index FROM spent WHERE poll_id = ? AND leaf_hash = ?');
+    this.#logs = r.prepare('SELECT poll_id FROM logs ORDER BY poll_id');
 
     this.#worker = new Worker(new URL('./sqlite-worker.ts', import.meta.url), { workerData: { path } });
     this.#worker.unref(); // referenced only while a call is pending
@@ -145,6 +149,15 @@ export class SqliteLogStorage implements LogStorage {
   async spentIndex(pollId: string, tokenId: Uint8Array): Promise<number | null> {
     const row = this.#spentIndex.get(pollId, tokenId) as Row | undefined;
     return row === undefined ? null : Number(row.leaf_index);
+  }
+
+  async leafIndex(pollId: string, leafHash: Uint8Array): Promise<number | null> {
+    const row = this.#leafIndex.get(pollId, leafHash) as Row;
+    return row.leaf_index === null ? null : Number(row.leaf_index);
+  }
+
+  async logs(): Promise<string[]> {
+    return (this.#logs.all() as Row[]).map((row) => row.poll_id as string);
   }
 
   async close(): Promise<void> {
