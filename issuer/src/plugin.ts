@@ -1,0 +1,105 @@
+/**
+ * The issuer as a fastify plugin: `app.register(issuer, options)`. Encapsulated on purpose (not
+ * wrapped in fastify-plugin): its hooks, parsers and rate limits apply to its routes only. The
+ * composition root registers it and listens.
+ *
+ * Every request with an Authorization header is authenticated first (onRequest), so a bad token
+ * is a 401 anywhere and per-account rate limits know the account. Nothing here logs request
+ * bodies, headers, addresses or cookies.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { idpVerifier } from './auth/idp.ts';
+import type { IdpOptions } from './auth/idp.ts';
+import { Authenticator } from './auth/principal.ts';
+import type { Principal } from './auth/principal.ts';
+import { SESSION_ISSUER, Sessions } from './auth/sessions.ts';
+import type { IssuerContext } from './context.ts';
+import { TokenKeys } from './polls/token-keys.ts';
+import { PollLifecycle } from './polls/lifecycle.ts';
+import { CloseScheduler } from './polls/scheduler.ts';
+import type { BoardPublisher } from './ports.ts';
+import { rateLimiters } from './rate-limits.ts';
+import type { RateLimitOptions } from './rate-limits.ts';
+import { accountRoutes } from './routes/accounts.ts';
+import { pollRoutes } from './routes/polls.ts';
+import { rollRoutes } from './routes/roll.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import type { IssuerStore } from './store.ts';
+
+export interface IssuerOptions {
+  readonly store: IssuerStore;
+  readonly board: BoardPublisher;
+  /** POST /v1/accounts open to anyone (default true). */
+  readonly allowRegistration?: boolean;
+  /** Account ids (usernames or `idp:<id>`) that are admins; listed usernames cannot be registered. */
+  readonly admins?: readonly string[];
+  /** Accept bearer JWTs of an external identity provider (null or absent: none). */
+  readonly idp?: IdpOptions | null;
+  /** Lifetime of sign-in sessions (default 900 s). */
+  readonly sessionTtlSeconds?: number;
+  /** RSA modulus bits of new poll token keys (default 2048; 2048..8192, a multiple of 8). */
+  readonly tokenKeyBits?: number;
+  /** Per-limit overrides of DEFAULT_RATE_LIMITS (true or absent: the defaults), or false for none (load tests). */
+  readonly rateLimit?: RateLimitOptions | boolean;
+  /** The close scheduler (default: every 1000 ms), or false to run none in this process. */
+  readonly scheduler?: { readonly intervalMs?: number } | false;
+  /** The clock (tests). */
+  readonly now?: () => Date;
+}
+
+export async function issuer(app: FastifyInstance, options: IssuerOptions): Promise<void> {
+  const { store, board } = options;
+  const now = options.now ?? (() => new Date());
+  if (options.idp?.issuer === SESSION_ISSUER) throw new TypeError(`idp.issuer: "${SESSION_ISSUER}" is the issuer of this server's own sessions`);
+  const admins = new Set(options.admins ?? []);
+  const sessions = await Sessions.open(store, options.sessionTtlSeconds ?? 900, now);
+  const idp = options.idp == null ? null : idpVerifier(options.idp, now);
+  const authenticator = new Authenticator({ store, sessions, idp, admins });
+  const keys = new TokenKeys(store);
+  const lifecycle = new PollLifecycle({ store, board, keys, tokenKeyBits: options.tokenKeyBits ?? 2048, now, log: app.log });
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const rateLimit = options.rateLimit ?? true;
+  const ctx: IssuerContext = {
+    store,
+    board,
+    sessions,
+    limits: await rateLimiters(app, rateLimit === true ? {} : rateLimit),
+    lifecycle,
+    keys,
+    now,
+    allowRegistration: options.allowRegistration ?? true,
+    admins,
+    principal: (request) => principals.get(request) ?? null,
+  };
+
+  app.addHook('onRequest', async (request) => {
+    const principal = await authenticator.authenticate(request.headers.authorization);
+    if (principal !== null) principals.set(request, principal);
+  });
+  // TypeBox validates, strictly: unknown body fields are refused, never silently dropped (ajv's
+  // removeAdditional would drop them), and JSON bodies are not coerced ("3" is not 3).
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Bodies are JSON, or CSV for rolls; nothing else.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  accountRoutes(api, ctx);
+  pollRoutes(api, ctx);
+  rollRoutes(api, ctx);
+  tokenRoutes(api, ctx);
+
+  if (options.scheduler !== false) {
+    const scheduler = new CloseScheduler({
+      store,
+      lifecycle,
+      now,
+      intervalMs: options.scheduler?.intervalMs ?? 1000,
+      onError: (pollId, error) => app.log.error({ err: error, pollId }, 'issuer: closing a poll failed; retrying next tick'),
+    });
+    app.addHook('onReady', async () => scheduler.start());
+    app.addHook('onClose', () => scheduler.stop());
+  }
+}

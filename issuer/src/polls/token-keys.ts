@@ -1,0 +1,38 @@
+/**
+ * The poll token keys, imported once per poll and kept as KeyObjects, so issuance costs one
+ * BlindSign and no key parsing. Private keys come only from the store and never leave the process.
+ */
+import type { KeyObject } from 'node:crypto';
+import { importTokenPrivateKey } from '@blindvote/crypto/issuer';
+import type { IssuerStore } from '../store.ts';
+
+export class TokenKeys {
+  readonly #store: IssuerStore;
+  readonly #keys = new Map<string, Promise<KeyObject>>();
+
+  constructor(store: IssuerStore) {
+    this.#store = store;
+  }
+
+  /** The poll's private token key; rejects when the poll has none (publishing never began). */
+  get(pollId: string): Promise<KeyObject> {
+    let key = this.#keys.get(pollId);
+    if (key === undefined) {
+      key = this.#import(pollId);
+      this.#keys.set(pollId, key);
+      key.catch(() => this.#keys.delete(pollId));
+    }
+    return key;
+  }
+
+  /** Drops a closed poll's key from memory. */
+  forget(pollId: string): void {
+    this.#keys.delete(pollId);
+  }
+
+  async #import(pollId: string): Promise<KeyObject> {
+    const pkcs8 = await this.#store.tokenKey(pollId);
+    if (pkcs8 === null) throw new Error(`poll "${pollId}" has no token key`);
+    return importTokenPrivateKey(pkcs8);
+  }
+}
