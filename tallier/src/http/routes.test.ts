@@ -1,0 +1,174 @@
+/**
+ * tallierRoutes: the JSON snapshot (inject), and the pushed streams over a real listening socket:
+ * WebSocket with a `ws` client, Server-Sent Events with fetch and a stream reader.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import WebSocket from 'ws';
+import { Tallier } from '../tallier.ts';
+import type { ResultsSnapshot } from '../snapshot.ts';
+import { ballots, close, election } from '../testing/election.ts';
+import { MemoryBoard } from '../testing/memory-board.ts';
+import { SSE_RETRY_MS, tallierRoutes } from './routes.ts';
+
+const E = await election('http-poll');
+const ID = E.poll.poll_id;
+
+async function service(options: { listen?: boolean } = {}): Promise<{ app: FastifyInstance; tallier: Tallier; board: MemoryBoard; base: string }> {
+  const board = new MemoryBoard();
+  board.append(ID, [E.poll, ...ballots(E, 3)]);
+  const tallier = new Tallier({ feed: board });
+  await tallier.start();
+  await tallier.idle();
+  const app = Fastify();
+  await app.register(tallierRoutes, { tallier, heartbeatMs: 50 });
+  let base = '';
+  if (options.listen === true) {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    assert.ok(address !== null && typeof address === 'object');
+    base = `127.0.0.1:${address.port}`;
+  } else await app.ready();
+  return { app, tallier, board, base };
+}
+
+async function until(what: string, ok: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test('GET /v1/results/:pollId: the snapshot, the final tally with its checkpoint; 404 and 400 say what to fix', async () => {
+  const { app, tallier, board } = await service();
+  const res = await app.inject({ method: 'GET', url: `/v1/results/${ID}` });
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(res.json(), tallier.snapshot(ID));
+  assert.deepEqual(res.json().counts, { bikes: 2, library: 1, park: 1 });
+
+  board.append(ID, [close(E, 3)]);
+  await tallier.idle();
+  const final = await app.inject({ method: 'GET', url: `/v1/results/${ID}` });
+  const body = final.json() as ResultsSnapshot;
+  assert.equal(body.state, 'tallied');
+  assert.deepEqual(body, tallier.snapshot(ID));
+  assert.equal(body.final?.tally.tree_size, 5);
+  assert.match(body.final!.checkpoint, /^vote\.test\/poll\/http-poll\n6\n/);
+
+  const unknown = await app.inject({ method: 'GET', url: '/v1/results/nope' });
+  assert.equal(unknown.statusCode, 404);
+  const { message, ...rest } = unknown.json() as { message: string };
+  assert.deepEqual(rest, { statusCode: 404, code: 'BV_UNKNOWN_POLL', error: 'Not Found' });
+  assert.match(message, /^no results for poll nope: /);
+  for (const url of ['/v1/results/nope/events', '/v1/results/nope/ws']) {
+    assert.equal((await app.inject({ method: 'GET', url })).json().code, 'BV_UNKNOWN_POLL', url);
+  }
+
+  const bad = await app.inject({ method: 'GET', url: '/v1/results/Not_A_Poll' });
+  assert.equal(bad.statusCode, 400);
+  assert.match(bad.json().message, /pollId/);
+
+  const plain = await app.inject({ method: 'GET', url: `/v1/results/${ID}/ws` });
+  assert.equal(plain.statusCode, 426);
+  assert.equal(plain.json().code, 'BV_WEBSOCKET_UPGRADE_REQUIRED');
+  await app.close();
+  await tallier.stop();
+});
+
+test('WebSocket: the snapshot on connect, then updates; an unknown poll is refused with 404 before the upgrade', async () => {
+  const { app, tallier, board, base } = await service({ listen: true });
+  const ws = new WebSocket(`ws://${base}/v1/results/${ID}/ws`);
+  const messages: ResultsSnapshot[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+  await until('the first message', () => messages.length >= 1);
+  assert.deepEqual(messages[0], tallier.snapshot(ID));
+  assert.equal(messages[0]!.tree_size, 4);
+  assert.equal(tallier.subscribers(ID), 1);
+
+  board.append(ID, ballots(E, 2, 3));
+  await until('an update', () => messages.at(-1)!.tree_size === 6);
+  assert.equal(messages.at(-1)!.ballots_counted, 5);
+  board.append(ID, [close(E, 5)]);
+  await until('the final state', () => messages.at(-1)!.state === 'tallied');
+  assert.deepEqual(messages.at(-1), tallier.snapshot(ID));
+
+  ws.close();
+  await until('the subscriber to go', () => tallier.subscribers(ID) === 0);
+
+  const status = await new Promise<number>((resolve, reject) => {
+    const refused = new WebSocket(`ws://${base}/v1/results/nope/ws`);
+    refused.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      refused.terminate();
+    });
+    refused.on('open', () => reject(new Error('upgraded for an unknown poll')));
+    refused.on('error', () => {});
+  });
+  assert.equal(status, 404);
+  await app.close();
+  await tallier.stop();
+});
+
+/** Reads SSE events (blocks separated by a blank line) from a fetch body as they arrive. */
+function eventReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const blocks: string[] = [];
+  let buffer = '';
+  const done = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let at: number;
+      while ((at = buffer.indexOf('\n\n')) >= 0) {
+        blocks.push(buffer.slice(0, at));
+        buffer = buffer.slice(at + 2);
+      }
+    }
+  })();
+  const data = () => blocks.filter((b) => b.startsWith('data: ')).map((b) => JSON.parse(b.slice('data: '.length)) as ResultsSnapshot);
+  return { blocks, data, done };
+}
+
+test('SSE: retry hint, the snapshot, heartbeats and updates; cleaned up when the client goes', async () => {
+  const { app, tallier, board, base } = await service({ listen: true });
+  const abort = new AbortController();
+  const res = await fetch(`http://${base}/v1/results/${ID}/events`, { signal: abort.signal });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  assert.equal(res.headers.get('cache-control'), 'no-cache, no-transform');
+  const events = eventReader(res.body!);
+  await until('the snapshot', () => events.data().length >= 1);
+  assert.equal(events.blocks[0], `retry: ${SSE_RETRY_MS}`);
+  assert.deepEqual(events.data()[0], tallier.snapshot(ID));
+  await until('a heartbeat', () => events.blocks.includes(': heartbeat'));
+
+  board.append(ID, ballots(E, 4, 3));
+  await until('an update', () => events.data().at(-1)!.tree_size === 8);
+  assert.equal(events.data().at(-1)!.ballots_counted, 7);
+  assert.equal(tallier.subscribers(ID), 1);
+
+  abort.abort();
+  await events.done;
+  await until('the subscriber to go', () => tallier.subscribers(ID) === 0);
+
+  await app.close();
+  await tallier.stop();
+});
+
+test('closing the server ends open SSE streams instead of waiting on them', async () => {
+  const { app, tallier, base } = await service({ listen: true });
+  const res = await fetch(`http://${base}/v1/results/${ID}/events`);
+  const events = eventReader(res.body!);
+  await until('the snapshot', () => events.data().length >= 1);
+  const closed = app.close().then(() => 'closed');
+  assert.equal(await Promise.race([closed, sleep(2000, 'timeout')]), 'closed');
+  await events.done;
+  assert.equal(tallier.subscribers(ID), 0);
+  await tallier.stop();
+});
