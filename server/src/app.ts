@@ -1,0 +1,100 @@
+/**
+ * The all-in-one service: every component in one fastify instance on embedded storage
+ * (DESIGN.md "Two ways to run"). Only `cli.ts` listens. Order follows fastify/demo: external
+ * parts first (storage, keys), then the components' plugins, each encapsulated under its own
+ * routes; one error handler hides 5xx details; request logs carry method, route, status and
+ * time only — never an IP address, a header or a body (DESIGN.md promise 5).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { LogController } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { ballotBox } from '@blindvote/ballot-box';
+import { Board, boardRoutes, SqliteLogStorage } from '@blindvote/bulletin-board';
+import { ensureAdmin, issuer, SqliteIssuerStore } from '@blindvote/issuer';
+import type { IdpOptions } from '@blindvote/issuer';
+import { Tallier, tallierRoutes } from '@blindvote/tallier';
+import type { Config } from './config.ts';
+import { boardSigner, writeAdminPassword } from './keys.ts';
+import { ballotSink, boardFeed, boardPublisher, pollDirectory } from './wiring.ts';
+
+export interface Service {
+  readonly app: FastifyInstance;
+  readonly board: Board;
+  /** Set on the first start only: where the admin's one-time password was written. */
+  readonly adminPasswordFile: string | null;
+  /** Stops intake, drains appends, closes storage. */
+  close(): Promise<void>;
+}
+
+export async function buildService(config: Config): Promise<Service> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Issuer and board never share a database (DESIGN.md promise 5): two files.
+  const boardStorage = new SqliteLogStorage(join(config.dataDir, 'board.db'));
+  const issuerStore = new SqliteIssuerStore(join(config.dataDir, 'issuer.db'));
+  const board = new Board({ storage: boardStorage, signer: boardSigner(config.dataDir, config.publicUrl), baseUrl: config.publicUrl });
+
+  let adminPasswordFile: string | null = null;
+  const password = await ensureAdmin(issuerStore, config.adminUsername);
+  if (password !== null) adminPasswordFile = writeAdminPassword(config.dataDir, config.adminUsername, password);
+
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+    ajv: { customOptions: { allErrors: false } },
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, route: request.routeOptions.url ?? '(no route)', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status < 500) return reply.send(error);
+    request.log.error({ err: error, route: request.routeOptions.url }, 'request failed');
+    return reply.status(status).send({ statusCode: status, code: 'BV_INTERNAL', error: 'Internal Server Error', message: 'internal error; the operator finds the details in the service log' });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'blindvote', version: '1', description: 'Anonymous, verifiable voting. Protocol and promises: DESIGN.md.' },
+    },
+  });
+
+  const tallier = new Tallier({
+    feed: boardFeed(board),
+    onError: (pollId, error, kind) => app.log.error({ poll_id: pollId, kind, err: error }, 'tallier: poll not counted'),
+  });
+  await app.register(issuer, {
+    store: issuerStore,
+    board: boardPublisher(board),
+    admins: [config.adminUsername, ...config.admins],
+    allowRegistration: config.allowRegistration,
+    tokenKeyBits: config.tokenKeyBits,
+    rateLimit: config.rateLimits,
+    idp: config.idp as IdpOptions | null,
+  });
+  await app.register(ballotBox, { polls: pollDirectory(board), sink: ballotSink(board) });
+  await app.register(boardRoutes, { board });
+  await app.register(tallierRoutes, { tallier });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  app.get('/readyz', { schema: { hide: true } }, async () => ({ ok: true }));
+
+  await app.ready();
+  await tallier.start();
+
+  return {
+    app,
+    board,
+    adminPasswordFile,
+    async close() {
+      await app.close();
+      await tallier.stop();
+      await board.shutdown();
+      await boardStorage.close();
+      issuerStore.close();
+    },
+  };
+}
