@@ -6,9 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, randomBytes, sign } from 'node:crypto';
 import fc from 'fast-check';
-import { concatBytes, toHex, utf8 } from './bytes.ts';
+import { toHex, utf8 } from './bytes.ts';
 import { generateTokenKey } from './blindsign-node.ts';
 import { Ballot, Close, Poll, Tally } from './entries.ts';
 import type { Entry } from './entries.ts';
@@ -16,45 +15,18 @@ import { sha256 } from '#platform';
 import { formatSignerKey, NoteSigner } from './note.ts';
 import { BAD_SIGNATURE, Recount } from './recount.ts';
 import type { BallotProblem } from './recount.ts';
-import { Token, TokenVerifier, tokenMessage } from './token.ts';
+import { forgedToken, testPollFields, testToken } from './testing.ts';
+import { TokenVerifier } from './token.ts';
+import type { Token } from './token.ts';
 
 const POLL_ID = 'recount-2026';
 const KEYS = await generateTokenKey();
 const SIGNER = new NoteSigner(formatSignerKey('board.test', new Uint8Array(32).fill(3)));
-const POLL = new Poll({
-  poll_id: POLL_ID,
-  title: 'Recount',
-  description: '',
-  ballot: {
-    kind: 'multi',
-    options: [
-      { id: 'bikes', label: 'Bike lanes' },
-      { id: 'library', label: 'Library hours' },
-      { id: 'park', label: 'A new park' },
-    ],
-    max_choices: 2,
-  },
-  opens_at: '2026-03-01T08:00:00Z',
-  closes_at: '2026-03-01T18:00:00Z',
-  results: 'live',
-  token_key: { suite: 'RSABSSA-SHA384-PSS-Randomized', spki: KEYS.spki },
-  board_key: SIGNER.verifierKey,
-  roll: { size: 1000, commitment: sha256(utf8('roll')) },
-});
+const POLL = new Poll(testPollFields({ poll_id: POLL_ID, spki: KEYS.spki, board_key: SIGNER.verifierKey }, { title: 'Recount', description: '', roll: { size: 1000, commitment: sha256(utf8('roll')) } }));
 const VERIFIER = await TokenVerifier.fromPoll(POLL);
 
-function token(): Token {
-  const nonce = new Uint8Array(randomBytes(32));
-  const prefix = new Uint8Array(randomBytes(32));
-  const sig = sign('sha384', concatBytes(prefix, tokenMessage(POLL_ID, nonce)), { key: KEYS.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 });
-  return new Token({ nonce, prefix, sig: new Uint8Array(sig) });
-}
-/** The same token id, a signature that does not verify. */
-function forged(t: Token): Token {
-  const sig = t.sig.slice();
-  sig[sig.length - 1]! ^= 1;
-  return new Token({ nonce: t.nonce, prefix: t.prefix, sig });
-}
+const token = () => testToken(KEYS.privateKey, POLL_ID);
+const forged = forgedToken;
 const TOKENS = Array.from({ length: 40 }, token);
 const ballot = (t: Token, choice: string[]) => new Ballot({ poll_id: POLL_ID, token: t, choice });
 const close = (ballots: number) => new Close({ poll_id: POLL_ID, closed_at: '2026-03-01T18:00:00Z', ballots, issued: ballots });

@@ -8,7 +8,7 @@ import { Ballot, NoteSigner, Poll, TokenVerifier, generateSignerKey, sha256, utf
 import type { BallotKind, Token } from '@blindvote/crypto';
 import { generateTokenKey } from '@blindvote/crypto/issuer';
 import type { OpenPoll, PollDirectory } from '../ports.ts';
-import { signToken } from './tokens.ts';
+import { testToken } from '@blindvote/crypto/testing';
 
 export const OPENS_AT = '2026-03-01T08:00:00Z';
 export const CLOSES_AT = '2026-03-01T18:00:00Z';
@@ -49,7 +49,7 @@ export async function testPoll(pollId: string, signer: NoteSigner, kind: BallotK
     roll: { size: 1000, commitment: sha256(utf8(`roll of ${pollId}`)) },
   });
   const open: OpenPoll = { poll, verifier: await TokenVerifier.fromPoll(poll), board: `https://vote.example/poll/${pollId}`, closed: false };
-  const token = () => signToken(privateKey, pollId);
+  const token = () => testToken(privateKey, pollId);
   return {
     poll,
     open,

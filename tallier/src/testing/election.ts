@@ -4,8 +4,9 @@
  * key, which is what RFC 9474 Finalize yields; the blinded path (blindrsa-ts, ~30/s) proves
  * nothing more here. For tests only.
  */
-import { constants, randomBytes, sign } from 'node:crypto';
-import { Ballot, Close, NoteSigner, Poll, Token, concatBytes, formatSignerKey, sha256, tokenMessage, utf8 } from '@blindvote/crypto';
+import { Ballot, Close, NoteSigner, Poll, formatSignerKey } from '@blindvote/crypto';
+import type { Token } from '@blindvote/crypto';
+import { forgedToken, testPollFields, testToken } from '@blindvote/crypto/testing';
 import type { BallotToken, ResultsPolicy } from '@blindvote/crypto';
 import { generateTokenKey } from '@blindvote/crypto/issuer';
 import type { TokenKeyPair } from '@blindvote/crypto/issuer';
@@ -28,49 +29,17 @@ export interface Election {
 export async function election(pollId: string, results: ResultsPolicy = 'live'): Promise<Election> {
   sharedKey ??= generateTokenKey(2048);
   const tokenKey = await sharedKey;
-  const poll = new Poll({
-    poll_id: pollId,
-    title: `Poll ${pollId}`,
-    description: '',
-    ballot: {
-      kind: 'multi',
-      options: [
-        { id: 'bikes', label: 'Bike lanes' },
-        { id: 'library', label: 'Library hours' },
-        { id: 'park', label: 'A new park' },
-      ],
-      max_choices: 2,
-    },
-    opens_at: '2026-03-01T08:00:00Z',
-    closes_at: '2026-03-01T18:00:00Z',
-    results,
-    token_key: { suite: 'RSABSSA-SHA384-PSS-Randomized', spki: tokenKey.spki },
-    board_key: BOARD_SIGNER.verifierKey,
-    roll: { size: 100_000, commitment: sha256(utf8('roll')) },
-  });
+  const poll = new Poll(testPollFields({ poll_id: pollId, spki: tokenKey.spki, board_key: BOARD_SIGNER.verifierKey }, { title: `Poll ${pollId}`, description: '', results }));
   return { poll, tokenKey };
 }
 
 /** `n` valid tokens for the poll. */
 export function tokens(e: Election, n: number): Token[] {
-  return Array.from({ length: n }, () => {
-    const nonce = new Uint8Array(randomBytes(32));
-    const prefix = new Uint8Array(randomBytes(32));
-    const sig = sign('sha384', concatBytes(prefix, tokenMessage(e.poll.poll_id, nonce)), {
-      key: e.tokenKey.privateKey,
-      padding: constants.RSA_PKCS1_PSS_PADDING,
-      saltLength: 48,
-    });
-    return new Token({ nonce, prefix, sig: new Uint8Array(sig) });
-  });
+  return Array.from({ length: n }, () => testToken(e.tokenKey.privateKey, e.poll.poll_id));
 }
 
 /** The same token id with one signature bit flipped: well-formed, does not verify. */
-export function forged(token: Token): Token {
-  const sig = token.sig.slice();
-  sig[sig.length - 1]! ^= 1;
-  return new Token({ nonce: token.nonce, prefix: token.prefix, sig });
-}
+export const forged = forgedToken;
 
 /** Ballot i's default choice: a cycle of single and double choices. */
 export function choiceOf(i: number): string[] {

@@ -16,7 +16,6 @@
  * what this module calls.
  */
 import { after } from 'node:test';
-import { constants, randomBytes as nodeRandomBytes, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,14 +31,13 @@ import {
   Tally,
   Token,
   TokenClient,
-  concatBytes,
   generateSignerKey,
   leafHash,
   sha256,
-  tokenMessage,
   utf8,
 } from '@blindvote/crypto';
-import type { PollFields, ReceiptJSON } from '@blindvote/crypto';
+import type { ReceiptJSON } from '@blindvote/crypto';
+import { forgedToken, testPollFields, testToken } from '@blindvote/crypto/testing';
 import { blindSign, generateTokenKey } from '@blindvote/crypto/issuer';
 import type { TokenKeyPair } from '@blindvote/crypto/issuer';
 
@@ -93,26 +91,7 @@ export async function election(tokens: number): Promise<Election> {
   const tokenKey = await generateTokenKey(2048);
   const signer = new NoteSigner(generateSignerKey('board.test').signerKey);
   const otherSigner = new NoteSigner(generateSignerKey('board.test').signerKey);
-  const fields: PollFields = {
-    poll_id: POLL_ID,
-    title: 'City budget 2026',
-    description: 'Pick up to two.',
-    ballot: {
-      kind: 'multi',
-      options: [
-        { id: 'bikes', label: 'Bike lanes' },
-        { id: 'library', label: 'Library hours' },
-        { id: 'park', label: 'A new park' },
-      ],
-      max_choices: 2,
-    },
-    opens_at: '2026-03-01T08:00:00Z',
-    closes_at: '2026-03-01T18:00:00Z',
-    results: 'live',
-    token_key: { suite: 'RSABSSA-SHA384-PSS-Randomized', spki: tokenKey.spki },
-    board_key: signer.verifierKey,
-    roll: { size: 1000, commitment: sha256(utf8('roll')) },
-  };
+  const fields = testPollFields({ poll_id: POLL_ID, spki: tokenKey.spki, board_key: signer.verifierKey }, { roll: { size: 1000, commitment: sha256(utf8('roll')) } });
   const client = await TokenClient.create(tokenKey.spki, POLL_ID);
   const issued: Token[] = [];
   for (let i = 0; i < tokens; i++) {
@@ -124,16 +103,7 @@ export async function election(tokens: number): Promise<Election> {
 
 /** `n` valid tokens signed directly with the issuer's key (volume tests; see the module docs). */
 export function directTokens(e: Election, n: number): Token[] {
-  return Array.from({ length: n }, () => {
-    const nonce = new Uint8Array(nodeRandomBytes(32));
-    const prefix = new Uint8Array(nodeRandomBytes(32));
-    const sig = sign('sha384', concatBytes(prefix, tokenMessage(POLL_ID, nonce)), {
-      key: e.tokenKey.privateKey,
-      padding: constants.RSA_PKCS1_PSS_PADDING,
-      saltLength: 48,
-    });
-    return new Token({ nonce, prefix, sig: new Uint8Array(sig) });
-  });
+  return Array.from({ length: n }, () => testToken(e.tokenKey.privateKey, POLL_ID));
 }
 
 /** The choices ballot i makes by default: a cycle of single and double choices. */
@@ -146,11 +116,7 @@ export function ballot(token: Token, choice: readonly string[]): Ballot {
 }
 
 /** A token with one bit of its signature flipped: well-formed, does not verify. */
-export function forged(token: Token): Token {
-  const sig = token.sig.slice();
-  sig[sig.length - 1]! ^= 1;
-  return new Token({ nonce: token.nonce, prefix: token.prefix, sig });
-}
+export const forged = forgedToken;
 
 /** What the sequencer appends: the entry's bytes and the token id it spends. */
 export interface BoardEntry {
