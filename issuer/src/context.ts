@@ -39,3 +39,13 @@ export function requireAdmin(ctx: IssuerContext, request: FastifyRequest, action
   if (!principal.admin) throw new AdminOnly(action);
   return principal;
 }
+
+/**
+ * A preValidation hook for admin routes: who may call is settled before the body is looked at,
+ * so a voter gets 403 (and nobody signed in 401) whatever they sent.
+ */
+export function adminOnly(ctx: IssuerContext, action: string): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    requireAdmin(ctx, request, action);
+  };
+}

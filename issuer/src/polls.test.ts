@@ -32,6 +32,10 @@ test('polls: writes are for admins (401 without a token, 403 for voters); a draf
   }
   assert.equal((await h.call('DELETE', '/v1/polls/p1', voter)).statusCode, 403);
   assert.equal((await h.store.poll('p1'))?.roll, null);
+  // Who may call is settled before the body is looked at: an invalid body is still 401/403.
+  assert.equal((await h.call('POST', '/v1/polls', voter, {})).statusCode, 403);
+  assert.equal((await h.call('POST', '/v1/polls', null, {})).statusCode, 401);
+  assert.equal((await h.call('PUT', '/v1/polls/p1/roll', voter, { nonsense: true })).statusCode, 403);
 });
 
 test("polls: a draft is checked by crypto's Poll rules; the message names the field", async () => {

@@ -1,7 +1,7 @@
 /** Polls: discovery for everyone; drafts, publishing, closing and stats for admins. */
 import { Type } from 'typebox';
 import type { PollJSON } from '@blindvote/crypto';
-import { requireAdmin } from '../context.ts';
+import { adminOnly } from '../context.ts';
 import type { Api, IssuerContext } from '../context.ts';
 import { PollExists, PollNotEditable, PollNotFound } from '../errors.ts';
 import { checkDraft, draftFrom, newPollId, notEditable, patchDraft } from '../polls/draft.ts';
@@ -61,6 +61,7 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
   });
 
   api.post('/v1/polls', {
+    preValidation: adminOnly(ctx, 'create polls'),
     schema: {
       summary: 'Create a draft poll (admins)',
       tags: TAGS,
@@ -68,7 +69,6 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
       response: { 201: PollDetailSchema, ...errors(400, 401, 403, 409, 415, 500) },
     },
   }, async (request, reply) => {
-    requireAdmin(ctx, request, 'create polls');
     const { poll_id, ...input } = request.body;
     const pollId = poll_id ?? newPollId();
     const draft = draftFrom(input);
@@ -78,6 +78,7 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
   });
 
   api.patch('/v1/polls/:id', {
+    preValidation: adminOnly(ctx, 'change polls'),
     schema: {
       summary: 'Change a draft poll (admins; drafts only)',
       tags: TAGS,
@@ -86,7 +87,6 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
       response: { 200: PollDetailSchema, ...errors(400, 401, 403, 404, 409, 415, 500) },
     },
   }, async (request) => {
-    requireAdmin(ctx, request, 'change polls');
     const pollId = request.params.id;
     const poll = await editablePoll(pollId);
     const draft = patchDraft(poll.draft, request.body);
@@ -96,6 +96,7 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
   });
 
   api.delete('/v1/polls/:id', {
+    preValidation: adminOnly(ctx, 'delete polls'),
     schema: {
       summary: 'Delete a draft poll and its roll (admins; drafts only)',
       tags: TAGS,
@@ -103,7 +104,6 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
       response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 409, 500) },
     },
   }, async (request, reply) => {
-    requireAdmin(ctx, request, 'delete polls');
     const pollId = request.params.id;
     await editablePoll(pollId);
     if (!(await store.deleteDraft(pollId))) await editablePoll(pollId);
@@ -111,6 +111,7 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
   });
 
   api.post('/v1/polls/:id/publish', {
+    preValidation: adminOnly(ctx, 'publish polls'),
     schema: {
       summary: "Publish a draft: generate its token key, put its manifest on the board (admins; idempotent)",
       tags: TAGS,
@@ -118,12 +119,12 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
       response: { 200: Manifest, ...errors(400, 401, 403, 404, 409, 500, 502) },
     },
   }, async (request) => {
-    requireAdmin(ctx, request, 'publish polls');
     const manifest = await ctx.lifecycle.publish(request.params.id);
     return JSON.parse(new TextDecoder().decode(manifest)) as PollJSON;
   });
 
   api.post('/v1/polls/:id/close', {
+    preValidation: adminOnly(ctx, 'close polls'),
     schema: {
       summary: 'Close a published poll now: issuance stops, the board gets the close entry (admins; idempotent)',
       tags: TAGS,
@@ -134,12 +135,12 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
       },
     },
   }, async (request) => {
-    requireAdmin(ctx, request, 'close polls');
     const frozen = await ctx.lifecycle.close(request.params.id);
     return { poll_id: request.params.id, closed_at: frozen.closedAt, issued: frozen.issued };
   });
 
   api.get('/v1/polls/:id/stats', {
+    preValidation: adminOnly(ctx, 'read poll stats'),
     schema: {
       summary: 'Roll size and tokens issued (admins)',
       tags: TAGS,
@@ -147,7 +148,6 @@ export function pollRoutes(api: Api, ctx: IssuerContext): void {
       response: { 200: Type.Object({ roll_size: Type.Integer(), issued: Type.Integer() }), ...errors(400, 401, 403, 404, 500) },
     },
   }, async (request) => {
-    requireAdmin(ctx, request, 'read poll stats');
     const poll = await visiblePoll(request.params.id, true);
     return { roll_size: poll.roll?.size ?? 0, issued: await store.issuedCount(poll.pollId) };
   });

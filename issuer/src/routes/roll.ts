@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Type } from 'typebox';
 import type { Static } from 'typebox';
 import { toBase64 } from '@blindvote/crypto';
-import { requireAdmin } from '../context.ts';
+import { adminOnly } from '../context.ts';
 import type { Api, IssuerContext } from '../context.ts';
 import { PollNotEditable, PollNotFound } from '../errors.ts';
 import { notEditable } from '../polls/draft.ts';
@@ -22,6 +22,7 @@ const JsonRoll = Type.Union([
 export function rollRoutes(api: Api, ctx: IssuerContext): void {
   api.put('/v1/polls/:id/roll', {
     bodyLimit: ROLL_BODY_LIMIT,
+    preValidation: adminOnly(ctx, 'set voter rolls'),
     schema: {
       summary: "Replace a draft's voter roll: a JSON list, all registered accounts, or text/csv (one account id per row) (admins)",
       tags: TAGS,
@@ -47,7 +48,6 @@ export function rollRoutes(api: Api, ctx: IssuerContext): void {
       },
     },
   }, async (request) => {
-    requireAdmin(ctx, request, 'set voter rolls');
     const pollId = request.params.id;
     const poll = await ctx.store.poll(pollId);
     if (poll === null) throw new PollNotFound(pollId);
