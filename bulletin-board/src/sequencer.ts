@@ -24,7 +24,7 @@ export type AppendResult =
   | { readonly status: 'duplicate'; readonly index: number }
   | { readonly status: 'spent'; readonly index: number };
 
-/** Typed pushback: the HTTP layer turns it into 503 + Retry-After. */
+/** Typed pushback: the ballot box answers it with 429 + Retry-After (docs/decisions.md). */
 export class OverloadedError extends Error {
   override name = 'OverloadedError';
   readonly retryAfterSeconds = 1;
