@@ -6,6 +6,8 @@
  * different strings can never stand for the same value (no malleable receipts or entries).
  */
 
+import { base64Decode, base64Encode } from '#platform';
+
 export class FormatError extends Error {
   override name = 'FormatError';
 }
@@ -20,21 +22,24 @@ export function abytes(value: unknown, length: number | undefined, what: string)
 }
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 export function toBase64(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
+  return base64Encode(bytes);
 }
 
 /** Strict, canonical, padded base64 → bytes. `length` (when given) is checked too. */
 export function fromBase64(text: unknown, what: string, length?: number): Uint8Array {
   if (typeof text !== 'string') throw new FormatError(`${what}: expected a base64 string`);
   if (!B64.test(text)) throw new FormatError(`${what}: not standard padded base64`);
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  if (toBase64(out) !== text) throw new FormatError(`${what}: non-canonical base64 (stray bits in the last character)`);
+  // Canonical: the bits of the last data character that encode no byte MUST be zero
+  // (4 of them before "==", 2 before "=").
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  if (pad > 0) {
+    const last = B64_ALPHABET.indexOf(text[text.length - pad - 1]!);
+    if ((last & (pad === 2 ? 0b1111 : 0b11)) !== 0) throw new FormatError(`${what}: non-canonical base64 (stray bits in the last character)`);
+  }
+  const out = base64Decode(text);
   if (length !== undefined && out.length !== length) {
     throw new FormatError(`${what}: expected ${length} bytes, got ${out.length}`);
   }

@@ -9,6 +9,26 @@ import type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
 
 export type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
 
+// Uint8Array.prototype.toBase64 / Uint8Array.fromBase64 (TC39, in current browsers) when present.
+type NativeBase64 = { toBase64?: () => string };
+const nativeFromBase64 = (Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array }).fromBase64;
+
+export function base64Encode(bytes: Uint8Array): string {
+  const native = (bytes as NativeBase64).toBase64;
+  if (native !== undefined) return native.call(bytes);
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function base64Decode(text: string): Uint8Array {
+  if (nativeFromBase64 !== undefined) return nativeFromBase64(text);
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = nobleSha256.create();
   for (const p of parts) h.update(p);

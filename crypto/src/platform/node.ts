@@ -10,6 +10,15 @@ import type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
 
 export type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
 
+export function base64Encode(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export function base64Decode(text: string): Uint8Array {
+  // A copy: small Buffers are views into a shared pool, which callers must never see or keep alive.
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   // One-shot `hash` is ~1.6x faster than createHash for the 33..65-byte Merkle inputs.
   const digest = hash('sha256', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'buffer');

@@ -38,3 +38,29 @@ test('both platforms refuse Ed25519 seeds that are not exactly 32 bytes, with Fo
     assert.equal(platform.ed25519Signer(new Uint8Array(32).fill(1)).publicKey.length, 32);
   }
 });
+
+test('node and browser platforms encode and decode base64 identically (RFC 4648 §4, padded)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+      const text = node.base64Encode(bytes);
+      assert.equal(browser.base64Encode(bytes), text);
+      assert.equal(text, Buffer.from(bytes).toString('base64'));
+      assert.deepEqual(node.base64Decode(text), bytes);
+      assert.deepEqual(browser.base64Decode(text), bytes);
+    }),
+  );
+  // A decoded value never shares memory with Node's Buffer pool.
+  assert.equal(node.base64Decode('AAEC').buffer.byteLength, 3);
+});
+
+test('fromBase64 refuses stray bits in the last character, for both padding lengths', async () => {
+  const { fromBase64 } = await import('../bytes.ts');
+  assert.deepEqual(fromBase64('AA==', 'x'), Uint8Array.of(0));
+  assert.deepEqual(fromBase64('AAA=', 'x'), Uint8Array.of(0, 0));
+  for (const bad of ['AB==', 'AP==', 'AAB=', 'AAD=']) assert.throws(() => fromBase64(bad, 'x'), /non-canonical base64/, bad);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+      assert.deepEqual(fromBase64(Buffer.from(bytes).toString('base64'), 'x'), bytes);
+    }),
+  );
+});

@@ -20,6 +20,13 @@ export interface RsaPssPublicKey {
 }
 
 export interface Platform {
+  /** Standard padded base64 (RFC 4648 §4) of `bytes`. */
+  base64Encode(bytes: Uint8Array): string;
+  /**
+   * The bytes of `text`, which the caller MUST have checked is standard padded base64 (the
+   * decoders differ on anything else).
+   */
+  base64Decode(text: string): Uint8Array;
   /** SHA-256 of the concatenation of `parts`. */
   sha256(...parts: Uint8Array[]): Uint8Array;
   /** `n` bytes from the platform's CSPRNG. */
