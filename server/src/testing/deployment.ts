@@ -38,7 +38,10 @@ export class AllInOne implements Deployment {
   #child: ChildProcess | null = null;
   #url = '';
   #port = 0;
+  /** The child's stderr, every start. */
   output = '';
+  /** The child's stdout (the service log), every start. */
+  stdout = '';
 
   private constructor(options: AllInOneOptions) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'blindvote-e2e-'));
@@ -72,6 +75,7 @@ export class AllInOne implements Deployment {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`blindvote serve did not start in 30 s:\n${out}\n${this.output}`)), 30_000);
       child.stdout!.on('data', (d: Buffer) => {
+        this.stdout += d.toString();
         out += d.toString();
         const polls = /^\s+polls\s+(\S+)\/v1\/polls$/m.exec(out);
         if (polls !== null) {
