@@ -4,6 +4,7 @@ import type {
   FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault,
 } from 'fastify';
 import type { Principal } from './auth/principal.ts';
+import type { RegistrationPow } from './auth/pow.ts';
 import type { Sessions } from './auth/sessions.ts';
 import { AdminOnly, Unauthenticated } from './errors.ts';
 import type { TokenKeys } from './polls/token-keys.ts';
@@ -23,6 +24,8 @@ export interface IssuerContext {
   readonly keys: TokenKeys;
   readonly now: () => Date;
   readonly allowRegistration: boolean;
+  /** Proof of work required to register, or null. */
+  readonly registrationPow: RegistrationPow | null;
   readonly admins: ReadonlySet<string>;
   /** The caller, or null when the request has no Authorization header. */
   principal(request: FastifyRequest): Principal | null;

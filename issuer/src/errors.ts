@@ -7,6 +7,8 @@ import createError from '@fastify/error';
 
 // 400
 export const PollInvalid = createError('BV_POLL_INVALID', '%s', 400);
+export const PowRequired = createError('BV_POW_REQUIRED', 'pow: required here: GET /v1/accounts/challenge, solve it and send {challenge, solution}', 400);
+export const PowInvalid = createError('BV_POW_INVALID', 'pow.%s', 400);
 export const BlindedMsgInvalid = createError('BV_BLINDED_MSG_INVALID', 'blinded_msg: %s', 400);
 // 401
 export const Unauthenticated = createError('BV_UNAUTHENTICATED', 'Authorization: %s', 401);
@@ -19,6 +21,7 @@ export const WrongPassword = createError('BV_WRONG_PASSWORD', 'current_password:
 export const NotOnRoll = createError('BV_NOT_ON_ROLL', 'account "%s" is not on the roll of poll "%s"', 403);
 // 404
 export const PollNotFound = createError('BV_POLL_NOT_FOUND', 'no poll "%s"', 404);
+export const PowDisabled = createError('BV_POW_DISABLED', 'registration needs no proof of work here: POST /v1/accounts directly', 404);
 // 409
 export const UsernameTaken = createError('BV_USERNAME_TAKEN', 'username "%s" is taken: choose another', 409);
 export const NoPassword = createError('BV_NO_PASSWORD', 'account "%s" signs in through the identity provider and has no password here', 409);

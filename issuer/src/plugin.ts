@@ -12,6 +12,8 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { idpVerifier } from './auth/idp.ts';
 import type { IdpOptions } from './auth/idp.ts';
+import { RegistrationPow } from './auth/pow.ts';
+import type { PowOptions } from './auth/pow.ts';
 import { Authenticator } from './auth/principal.ts';
 import type { Principal } from './auth/principal.ts';
 import { SESSION_ISSUER, Sessions } from './auth/sessions.ts';
@@ -33,6 +35,8 @@ export interface IssuerOptions {
   readonly board: BoardPublisher;
   /** POST /v1/accounts open to anyone (default true). */
   readonly allowRegistration?: boolean;
+  /** Require a proof of work to register (auth/pow.ts), or false (default). */
+  readonly registrationPow?: PowOptions | false;
   /** Account ids (usernames or `idp:<id>`) that are admins; listed usernames cannot be registered. */
   readonly admins?: readonly string[];
   /** Accept bearer JWTs of an external identity provider (null or absent: none). */
@@ -70,6 +74,7 @@ export async function issuer(app: FastifyInstance, options: IssuerOptions): Prom
     keys,
     now,
     allowRegistration: options.allowRegistration ?? true,
+    registrationPow: options.registrationPow ? await RegistrationPow.open(store, options.registrationPow, now) : null,
     admins,
     principal: (request) => principals.get(request) ?? null,
   };

@@ -23,6 +23,8 @@ export interface Config {
   readonly adminUsername: string;
   readonly admins: readonly string[];
   readonly allowRegistration: boolean;
+  /** Proof of work required to register (issuer auth/pow.ts), or false. */
+  readonly registrationPow: { readonly difficulty: number } | false;
   readonly tokenKeyBits: number;
   readonly rateLimits: boolean;
   readonly trustProxy: boolean;
@@ -49,6 +51,7 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'BLINDVOTE_ADMIN_USERNAME', default: 'admin', doc: 'built-in admin account, created on first start with a one-time password written to <data>/admin-password' },
   { name: 'BLINDVOTE_ADMINS', default: '', doc: 'more admin account ids, comma-separated (built-in usernames or idp:<subject>)' },
   { name: 'BLINDVOTE_ALLOW_REGISTRATION', default: 'true', doc: 'whether anyone may create a built-in account (true|false)' },
+  { name: 'BLINDVOTE_REGISTRATION_POW', default: '0', doc: 'proof of work to register: leading zero bits of SHA-256 a client must find (1..32; each bit doubles the work, 20 is about a million hashes), 0 for none' },
   { name: 'BLINDVOTE_TOKEN_KEY_BITS', default: '2048', doc: 'RSA modulus size of each poll token key (2048..8192, multiple of 8)' },
   { name: 'BLINDVOTE_RATE_LIMITS', default: 'true', doc: 'per-IP and per-account rate limits on the issuer (true|false; false only for load tests)' },
   { name: 'BLINDVOTE_TRUST_PROXY', default: 'false', doc: 'trust X-Forwarded-For from a reverse proxy for rate limiting (true|false)' },
@@ -98,6 +101,7 @@ export function loadConfig(env: Env = process.env): Config {
   } catch (err) {
     problems.push(`BLINDVOTE_PUBLIC_URL: expected an absolute http(s) URL like https://vote.example.org, got ${JSON.stringify(publicUrl)} (${(err as Error).message})`);
   }
+  const powBits = int('BLINDVOTE_REGISTRATION_POW', 0, 32);
   const tokenKeyBits = int('BLINDVOTE_TOKEN_KEY_BITS', 2048, 8192);
   if (tokenKeyBits % 8 !== 0) problems.push(`BLINDVOTE_TOKEN_KEY_BITS: must be a multiple of 8, got ${tokenKeyBits}`);
   const logLevel = get('BLINDVOTE_LOG_LEVEL')!;
@@ -140,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminUsername: get('BLINDVOTE_ADMIN_USERNAME')!,
     admins: (get('BLINDVOTE_ADMINS') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''),
     allowRegistration: bool('BLINDVOTE_ALLOW_REGISTRATION'),
+    registrationPow: powBits > 0 ? { difficulty: powBits } : false,
     tokenKeyBits,
     rateLimits: bool('BLINDVOTE_RATE_LIMITS'),
     trustProxy: bool('BLINDVOTE_TRUST_PROXY'),
