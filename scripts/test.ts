@@ -11,7 +11,7 @@ import { globSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const components = ['crypto', 'bulletin-board', 'issuer', 'ballot-box', 'tallier', 'verifier', 'server', 'scripts'];
+const components = ['crypto', 'bulletin-board', 'issuer', 'ballot-box', 'tallier', 'verifier', 'web', 'server', 'scripts'];
 const only = process.argv.slice(2);
 const files = (only.length > 0 ? only : components.flatMap((c) => globSync(`${c}/**/*.test.ts`)))
   .filter((f) => !f.includes('node_modules'))

@@ -18,6 +18,7 @@ import { Tallier, tallierRoutes } from '@blindvote/tallier';
 import type { Config } from './config.ts';
 import { boardSigner, writeAdminPassword } from './keys.ts';
 import { ballotSink, boardFeed, boardPublisher, pollDirectory } from './wiring.ts';
+import { webClient } from './web.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -70,6 +71,7 @@ export async function buildService(config: Config): Promise<Service> {
     board: boardPublisher(board),
     admins: [config.adminUsername, ...config.admins],
     allowRegistration: config.allowRegistration,
+    registrationPow: config.registrationPow,
     tokenKeyBits: config.tokenKeyBits,
     rateLimit: config.rateLimits,
     idp: config.idp as IdpOptions | null,
@@ -77,6 +79,7 @@ export async function buildService(config: Config): Promise<Service> {
   await app.register(ballotBox, { polls: pollDirectory(board), sink: ballotSink(board) });
   await app.register(boardRoutes, { board });
   await app.register(tallierRoutes, { tallier });
+  await app.register(webClient, {});
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));

@@ -137,6 +137,7 @@ async function serve(argv: string[], io: Io): Promise<number> {
     [
       `blindvote is running (all-in-one, embedded storage in ${config.dataDir}; started in ${Math.round(performance.now() - started)} ms)`,
       `  listening on       ${address}`,
+      `  voters and admins  ${base}/   (the web client)`,
       `  polls              ${base}/v1/polls`,
       `  boards             ${base}/poll/<poll_id>   (C2SP tlog-tiles; audit: npx blindvote-verify audit ${base}/poll/<poll_id>)`,
       `  live results       ${base}/v1/results/<poll_id>   (WebSocket: /ws, SSE: /events)`,

@@ -1,0 +1,117 @@
+/**
+ * The voter's protocol steps in the browser (DESIGN.md "The protocol in one picture"):
+ * token (blind, persist, request, finalize), ballot (persist, wait, cast without credentials),
+ * receipt (verify, keep), and later re-checks against the board's newest checkpoint.
+ */
+import {
+  Ballot, BlindingState, Poll, Receipt, TokenClient, fromBase64, openCheckpoint, receiptValid, toBase64,
+  verifyConsistency, verifyReceipt,
+} from '@blindvote/crypto';
+import type { ReceiptCheck, ReceiptJSON, Token } from '@blindvote/crypto';
+import { ApiError, BALLOT_BOX_URL, call, read } from './api.ts';
+import { forgetVoteProgress, saveReceipt, setVoteProgress, voteProgress } from './store.ts';
+import type { StoredReceipt } from './store.ts';
+
+/**
+ * The voter's token for `poll`. The blinding state is persisted BEFORE the blinded message is
+ * sent, so a reload or retry re-sends the same blinded message and the issuer answers with the
+ * same blind signature (promise 1); a fresh blinding after an issued token would get a 409.
+ */
+export async function obtainToken(account: string, poll: Poll): Promise<Token> {
+  const client = await TokenClient.create(poll.token_key.spki, poll.poll_id);
+  let progress = voteProgress(account, poll.poll_id);
+  if (progress === null) {
+    const state = await client.blind();
+    progress = { blinding: state.toJSON() };
+    setVoteProgress(account, poll.poll_id, progress);
+  }
+  const state = BlindingState.fromJSON(progress.blinding);
+  let blindSig = progress.blind_sig;
+  if (blindSig === undefined) {
+    const reply = await call<{ blind_sig: string }>('POST', `/v1/polls/${poll.poll_id}/tokens`, { body: { blinded_msg: toBase64(state.blindedMsg) } });
+    blindSig = reply.blind_sig;
+    setVoteProgress(account, poll.poll_id, { ...progress, blind_sig: blindSig });
+  }
+  return client.finalize(state, fromBase64(blindSig, 'blind_sig'));
+}
+
+export interface CastResult {
+  readonly receipt: Receipt;
+  readonly checks: ReceiptCheck[];
+  readonly valid: boolean;
+}
+
+/** A short random wait before casting, so the ballot's arrival is not timed to the token request. */
+export function castDelayMs(): number {
+  return 400 + Math.floor(Math.random() * 1200);
+}
+
+/**
+ * Casts the ballot (or the one already stored for this poll: a retry MUST send the same bytes,
+ * so the ballot box answers with the original receipt), verifies the receipt against the
+ * manifest, keeps it, and deletes the blinding state once the receipt verified.
+ */
+export async function castBallot(account: string, poll: Poll, token: Token, choice: readonly string[], delayMs: number): Promise<CastResult> {
+  const progress = voteProgress(account, poll.poll_id);
+  let ballotJson = progress?.ballot;
+  if (ballotJson === undefined) {
+    ballotJson = new Ballot({ poll_id: poll.poll_id, token, choice: [...choice] }).toJSON();
+    if (progress !== null) setVoteProgress(account, poll.poll_id, { ...progress, ballot: ballotJson });
+  }
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+  let response: Response;
+  try {
+    // No cookie, no Authorization header (DESIGN.md promise 5): the ballot box must not learn who.
+    response = await fetch(`${BALLOT_BOX_URL}/v1/ballots`, {
+      method: 'POST',
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ballotJson),
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'The connection dropped while your ballot was being sent. It may have been recorded: press "Retry" — the same ballot is sent again and you get its receipt either way.');
+  }
+  const receipt = Receipt.fromJSON(await read<ReceiptJSON>(response));
+  const checks = await verifyReceipt(receipt, poll);
+  const valid = receiptValid(checks);
+  if (valid) {
+    saveReceipt({ receipt: receipt.toJSON(), board_key: poll.board_key, title: poll.title, saved_at: new Date().toISOString() });
+    forgetVoteProgress(account, poll.poll_id);
+  }
+  return { receipt, checks, valid };
+}
+
+export interface RecheckResult {
+  readonly ok: boolean;
+  readonly size: number;
+  readonly detail: string;
+}
+
+/**
+ * Re-checks a kept receipt against the board's newest checkpoint: signed by the same board key,
+ * same origin, and consistent with the receipt's checkpoint (RFC 9162 §2.1.4 proof), so the
+ * ballot is still in the tree everyone sees (promise 4).
+ */
+export async function recheckReceipt(stored: StoredReceipt): Promise<RecheckResult> {
+  const receipt = Receipt.fromJSON(stored.receipt);
+  const base = new URL(receipt.board);
+  const note = await fetch(`${receipt.board}/checkpoint`, { credentials: 'omit', cache: 'no-store' });
+  if (!note.ok) throw new ApiError(note.status, '', `The board did not answer with its checkpoint (${note.status}); try again later.`);
+  const latest = openCheckpoint(await note.text(), [stored.board_key], receipt.origin).checkpoint;
+  const old = openCheckpoint(receipt.checkpoint, [stored.board_key], receipt.origin).checkpoint;
+  if (latest.size < old.size) return { ok: false, size: latest.size, detail: `The board's newest checkpoint (size ${latest.size}) is smaller than your receipt's (${old.size}): the board rolled back. Keep your receipt and report this.` };
+  if (latest.size > old.size) {
+    const url = new URL(`/v1/board/${receipt.poll_id}/proof/consistency?from=${old.size}&to=${latest.size}`, base);
+    const proof = await read<{ consistency_proof: string[] }>(await fetch(url, { credentials: 'omit', cache: 'no-store' }));
+    try {
+      verifyConsistency(old.size, latest.size, proof.consistency_proof.map((h, i) => fromBase64(h, `consistency_proof[${i}]`)), old.root, latest.root);
+    } catch (err) {
+      return { ok: false, size: latest.size, detail: `The board's newest checkpoint is NOT consistent with your receipt (${(err as Error).message}). Keep your receipt and report this: it proves the board changed its history.` };
+    }
+  } else if (toBase64(latest.root) !== toBase64(old.root)) {
+    return { ok: false, size: latest.size, detail: 'The board signed two different trees of the same size. Keep your receipt and report this.' };
+  }
+  saveReceipt({ ...stored, checked_size: latest.size, checked_at: new Date().toISOString() });
+  return { ok: true, size: latest.size, detail: `Still on the board: the newest checkpoint (${latest.size} entries) is signed by the board key and consistent with your receipt (${old.size} entries).` };
+}
