@@ -4,7 +4,7 @@
  * receipt (verify, keep), and later re-checks against the board's newest checkpoint.
  */
 import {
-  Ballot, BlindingState, Poll, Receipt, TokenClient, fromBase64, openCheckpoint, receiptValid, toBase64,
+  Ballot, BlindingState, Poll, Receipt, TokenClient, decodeBundle, equalBytes, fromBase64, openCheckpoint, receiptValid, toBase64,
   verifyConsistency, verifyReceipt,
 } from '@blindvote/crypto';
 import type { ReceiptCheck, ReceiptJSON, Token } from '@blindvote/crypto';
@@ -114,4 +114,23 @@ export async function recheckReceipt(stored: StoredReceipt): Promise<RecheckResu
   }
   saveReceipt({ ...stored, checked_size: latest.size, checked_at: new Date().toISOString() });
   return { ok: true, size: latest.size, detail: `Still on the board: the newest checkpoint (${latest.size} entries) is signed by the board key and consistent with your receipt (${old.size} entries).` };
+}
+
+/**
+ * The poll manifest as the board publishes it to everyone (entry 0, `tile/entries/000.p/1`, read
+ * without credentials), checked byte for byte against the one the issuer showed this signed-in
+ * voter. Key consistency (DESIGN.md promise 5): the issuer knows who asks, so a token key or board
+ * key taken from it alone could be one made for this voter.
+ */
+export async function boardManifest(board: string, fromIssuer: unknown): Promise<Poll> {
+  let response = await fetch(`${board}/tile/entries/000.p/1`, { credentials: 'omit', referrerPolicy: 'no-referrer' });
+  if (response.status === 404) response = await fetch(`${board}/tile/entries/000`, { credentials: 'omit', referrerPolicy: 'no-referrer' });
+  if (!response.ok) throw new Error(`The board did not give the poll's manifest (${response.status}); try again later.`);
+  const entry0 = decodeBundle(new Uint8Array(await response.arrayBuffer()))[0];
+  if (entry0 === undefined) throw new Error("The board's first entry is missing; try again later.");
+  const poll = Poll.deserialize(entry0, 'board entry 0');
+  if (!equalBytes(poll.serialize(), Poll.fromJSON(fromIssuer).serialize())) {
+    throw new Error("The issuer showed you a different poll manifest (keys) than the board shows everyone. Do not vote; report this to the election's organisers.");
+  }
+  return poll;
 }

@@ -1,9 +1,9 @@
 /** Live results of one poll: a bar chart that follows the board, then the verified final tally. */
 import { useEffect, useState } from 'preact/hooks';
-import { Poll } from '@blindvote/crypto';
 import { call, errorText } from '../api.ts';
 import type { PollDetail, ResultsSnapshot } from '../api.ts';
 import { checkFinalTally, followResults } from '../results.ts';
+import { boardManifest } from '../vote.ts';
 import type { TallyCheck, Transport } from '../results.ts';
 import { ErrorLine, STATE_LABEL, Status } from './common.tsx';
 
@@ -41,8 +41,7 @@ export function ResultsPage(props: { pollId: string }) {
   const final = snap?.final ?? null;
   useEffect(() => {
     if (final === null || detail?.manifest === undefined || detail.board === null) return;
-    const poll = Poll.fromJSON(detail.manifest);
-    void checkFinalTally(final, detail.board, poll.board_key).then(setCheck);
+    void boardManifest(detail.board, detail.manifest).then((poll) => checkFinalTally(final, detail.board!, poll.board_key)).then(setCheck, (err) => setError(errorText(err)));
   }, [final?.checkpoint, detail?.board]);
 
   if (detail === null || snap === null) return <section><h1>Results</h1><ErrorLine error={error} />{error === null && <Status>Loading results…</Status>}</section>;

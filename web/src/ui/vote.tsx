@@ -5,7 +5,7 @@ import type { ReceiptCheck, ReceiptJSON, Token } from '@blindvote/crypto';
 import { call, errorText } from '../api.ts';
 import type { PollDetail } from '../api.ts';
 import { receipts, session, voteProgress } from '../store.ts';
-import { castBallot, castDelayMs, obtainToken } from '../vote.ts';
+import { boardManifest, castBallot, castDelayMs, obtainToken } from '../vote.ts';
 import { ErrorLine, STATE_LABEL, Status, when } from './common.tsx';
 import { ReceiptView } from './receipt.tsx';
 
@@ -23,10 +23,11 @@ export function VotePage(props: { pollId: string }) {
   const [result, setResult] = useState<{ receipt: ReceiptJSON; checks: ReceiptCheck[]; valid: boolean } | null>(null);
 
   useEffect(() => {
-    call<PollDetail>('GET', `/v1/polls/${props.pollId}`).then((d) => {
+    call<PollDetail>('GET', `/v1/polls/${props.pollId}`).then(async (d) => {
       setDetail(d);
-      if (d.manifest !== undefined) setPoll(Poll.fromJSON(d.manifest));
-    }, (err) => setError(errorText(err)));
+      // The keys come from the board, as everyone sees them; the issuer's copy must match.
+      if (d.manifest !== undefined && d.board !== null) setPoll(await boardManifest(d.board, d.manifest));
+    }).catch((err) => setError(errorText(err)));
   }, [props.pollId]);
 
   if (me === null) return <section><h1>Vote</h1><p>Please <a href="/signin">sign in</a> to vote.</p></section>;
