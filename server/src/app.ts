@@ -97,7 +97,7 @@ export async function buildService(config: Config): Promise<Service> {
       await tallier.stop();
       await board.shutdown();
       await boardStorage.close();
-      issuerStore.close();
+      await issuerStore.close();
     },
   };
 }

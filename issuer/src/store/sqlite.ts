@@ -139,7 +139,7 @@ export class SqliteIssuerStore implements IssuerStore {
     }
   }
 
-  /** Runs `body` in one write transaction (BEGIN IMMEDIATE: the write lock first, so no upgrade deadlock). */
+  /** Issuances waiting for the next group commit (`issue`). */
   readonly #issues: {
     readonly pollId: string;
     readonly accountId: string;
@@ -148,6 +148,7 @@ export class SqliteIssuerStore implements IssuerStore {
     reject(error: unknown): void;
   }[] = [];
 
+  /** Runs `body` in one write transaction (BEGIN IMMEDIATE: the write lock first, so no upgrade deadlock). */
   #tx<T>(body: () => T): T {
     this.#db.exec('BEGIN IMMEDIATE');
     try {
@@ -155,7 +156,10 @@ export class SqliteIssuerStore implements IssuerStore {
       this.#db.exec('COMMIT');
       return result;
     } catch (error) {
-      this.#db.exec('ROLLBACK');
+      // A failed COMMIT may have ended the transaction already; the first error is the one to report.
+      try {
+        this.#db.exec('ROLLBACK');
+      } catch {}
       throw error;
     }
   }
