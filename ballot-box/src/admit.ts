@@ -21,6 +21,11 @@ import type { BallotBody } from './schemas.ts';
 export interface Admitted {
   readonly ballot: Ballot;
   readonly poll: OpenPoll;
+  /**
+   * Why the poll takes no new ballots (closed on its board, or past closes_at), or null. A closed
+   * poll still answers a byte-identical retry with its original receipt, so the ballot comes back.
+   */
+  readonly closed: string | null;
 }
 
 /** crypto's messages start with the field path: `ballot.choice: …` or `ballot.choice[2]: …`. */
@@ -42,8 +47,11 @@ export async function admitBallot(body: Static<typeof BallotBody>, polls: PollDi
   const open = await polls.get(pollId);
   if (open === null) throw new PollNotFound(pollId);
   const { poll } = open;
-  if (open.closed) throw new PollClosed(pollId, 'was closed on its board');
-  if (now >= Date.parse(poll.closes_at)) throw new PollClosed(pollId, `closed at ${poll.closes_at}`);
+  const closed = open.closed ? 'was closed on its board' : now >= Date.parse(poll.closes_at) ? `closed at ${poll.closes_at}` : null;
+  if (closed !== null) {
+    if (ballot === null) throw new PollClosed(pollId, closed);
+    return { ballot, poll: open, closed };
+  }
   if (now < Date.parse(poll.opens_at)) throw new PollNotOpen(pollId, poll.opens_at);
 
   if (ballot === null) throw new ChoiceInvalid(choiceProblem ?? 'ballot.choice: invalid');
@@ -58,7 +66,7 @@ export async function admitBallot(body: Static<typeof BallotBody>, polls: PollDi
     throw new BallotMalformed(`ballot.token.sig: ${ballot.token.sig.length} bytes, poll "${pollId}" has a token key that signs ${poll.tokenSigLength}`);
   }
   if (!(await open.verifier.verify(pollId, ballot.token))) throw new TokenInvalid(pollId);
-  return { ballot, poll: open };
+  return { ballot, poll: open, closed: null };
 }
 
 /** The poll id of a ballot refused only for its choice: still a well-formed id, or 400. */

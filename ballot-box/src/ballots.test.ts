@@ -163,6 +163,24 @@ describe('the poll and its window', () => {
     }
   });
 
+  test('after the close a byte-identical retry still gets its original receipt (200); anything else 410', async () => {
+    const g = await fixture(polls);
+    try {
+      const first = await g.post(g.beta.ballot(['a']).toJSON());
+      assert.equal(first.statusCode, 201, first.body);
+      const sent = first.json().ballot;
+      g.directory.close('beta');
+      const retry = await g.post(sent);
+      assert.equal(retry.statusCode, 200, retry.body);
+      assert.equal(retry.json().leaf_index, first.json().leaf_index);
+      await refused(g.post({ ...sent, choice: ['b'] }), 410, 'BV_POLL_CLOSED', /beta/);
+      g.clock = Date.parse(CLOSES_AT) + 1;
+      assert.equal((await g.post(sent)).statusCode, 200, 'after closes_at too');
+    } finally {
+      await g.app.close();
+    }
+  });
+
   test('410 once the board holds the close entry, even inside the window', async () => {
     const g = await fixture(polls);
     try {
@@ -303,7 +321,7 @@ describe('the sink pushes back or fails', () => {
   }
 
   test('429 with Retry-After when the board is overloaded', async () => {
-    await withSink({ submit: async () => ({ status: 'overloaded', retryAfterSeconds: 3 }) }, async (g) => {
+    await withSink({ submit: async () => ({ status: 'overloaded', retryAfterSeconds: 3 }), recorded: async () => null }, async (g) => {
       const res = await g.post(g.alpha.ballot(['a']).toJSON());
       assert.equal(res.statusCode, 429, res.body);
       assert.equal(res.headers['retry-after'], '3');
@@ -313,7 +331,7 @@ describe('the sink pushes back or fails', () => {
   });
 
   test('410 when the board closed the poll between the check and the append', async () => {
-    await withSink({ submit: async () => ({ status: 'closed' }) }, async (g) => {
+    await withSink({ submit: async () => ({ status: 'closed' }), recorded: async () => null }, async (g) => {
       const res = await g.post(g.alpha.ballot(['a']).toJSON());
       assert.equal(res.statusCode, 410, res.body);
       assert.match(res.json().message, /^poll "alpha" was closed on its board/);
@@ -321,7 +339,7 @@ describe('the sink pushes back or fails', () => {
   });
 
   test('500 without internal details when the sink fails', async () => {
-    await withSink({ submit: async () => Promise.reject(new Error('connection to db-7.internal refused')) }, async (g) => {
+    await withSink({ submit: async () => Promise.reject(new Error('connection to db-7.internal refused')), recorded: async () => null }, async (g) => {
       const res = await g.post(g.alpha.ballot(['a']).toJSON());
       assert.equal(res.statusCode, 500, res.body);
       assert.equal(res.json().code, 'BV_INTERNAL');

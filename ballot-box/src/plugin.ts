@@ -96,7 +96,14 @@ export async function ballotBox(fastify: FastifyInstance, options: BallotBoxOpti
     BALLOTS_ROUTE,
     { schema: ballotRouteSchema, bodyLimit: maxBodyBytes, logSerializers, schemaErrorFormatter },
     async (request, reply) => {
-      const { ballot, poll } = await admitBallot(request.body, polls, now());
+      const { ballot, poll, closed } = await admitBallot(request.body, polls, now());
+      // A closed poll appends nothing, but a byte-identical retry still gets its original receipt.
+      const retryOf = async (why: string) => {
+        const existing = await sink.recorded(ballot);
+        if (existing === null) throw new PollClosed(ballot.poll_id, why);
+        return reply.code(200).send(receiptOf(poll, ballot, existing).toJSON());
+      };
+      if (closed !== null) return retryOf(closed);
       const outcome = await sink.submit(ballot);
       switch (outcome.status) {
         case 'appended':
@@ -105,7 +112,7 @@ export async function ballotBox(fastify: FastifyInstance, options: BallotBoxOpti
         case 'spent':
           throw new TokenSpent(outcome.index);
         case 'closed':
-          throw new PollClosed(ballot.poll_id, 'was closed on its board');
+          return retryOf('was closed on its board');
         case 'overloaded': {
           const seconds = Math.max(1, Math.ceil(outcome.retryAfterSeconds));
           reply.header('retry-after', String(seconds));

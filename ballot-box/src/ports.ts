@@ -46,4 +46,9 @@ export interface BallotSink {
    * ballot is durable (DESIGN.md promise 3). Rejects only on an internal failure.
    */
   submit(ballot: Ballot): Promise<SubmitOutcome>;
+  /**
+   * The receipt material of exactly this ballot if it is already on the board (a retry whose
+   * answer was lost, arriving after the poll closed); null otherwise. MUST NOT append anything.
+   */
+  recorded(ballot: Ballot): Promise<Extract<SubmitOutcome, { status: 'appended' | 'duplicate' }> | null>;
 }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Close, generateSignerKey, leafHash, NoteSigner, openCheckpoint, parseEntry, Tally, verifyInclusion,
+  Ballot, Checkpoint, Close, generateSignerKey, parseNote, leafHash, NoteSigner, openCheckpoint, parseEntry, Tally, verifyInclusion,
 } from '@blindvote/crypto';
 import { Board } from './board.ts';
 import type { BallotAppend } from './board.ts';
@@ -130,7 +130,8 @@ test('closePoll: the close entry counts the ballots before it; afterwards ballot
   try {
     const { board } = t;
     await board.publish(await manifest(t.signer, 'p1'));
-    await Promise.all(Array.from({ length: 5 }, () => board.appendBallot(ballot('p1'))));
+    const early = Array.from({ length: 5 }, () => ballot('p1'));
+    const receipts = await Promise.all(early.map((b) => board.appendBallot(b)));
     // Checks that fail change nothing: more ballots than issued tokens, more issued than the roll, before opening.
     await assert.rejects(board.closePoll('p1', 4, new Date('2026-03-01T18:00:00Z')), (e: Error) => e instanceof EntryRejectedError && /exceeds issued/.test(e.message));
     await assert.rejects(board.closePoll('p1', 1001, new Date('2026-03-01T18:00:00Z')), /roll has 1000/);
@@ -150,6 +151,15 @@ test('closePoll: the close entry counts the ballots before it; afterwards ballot
     await assert.rejects(board.appendBallot(ballot('p1')), PollClosedError);
     await board.closePoll('p1', 20, new Date());
     assert.equal((await board.state('p1'))?.size, 8);
+
+    // A retry whose answer was lost still finds its receipt after the close; nothing else does.
+    const found = await board.recordedBallot(early[2]!);
+    assert.equal(found?.status, 'duplicate');
+    assert.equal(found?.leafIndex, (receipts[2] as { leafIndex: number }).leafIndex);
+    assert.equal(Checkpoint.parse(parseNote(found!.checkpoint).text).size, 8);
+    assert.equal(await board.recordedBallot(ballot('p1')), null, 'a new ballot');
+    assert.equal(await board.recordedBallot(new Ballot({ poll_id: 'p1', token: early[2]!.token, choice: early[2]!.choice[0] === 'park' ? ['bikes'] : ['park'] })), null, 'same token, other choice');
+    assert.equal((await board.state('p1'))?.size, 8, 'lookups append nothing');
   } finally {
     await t.close();
   }

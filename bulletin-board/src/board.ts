@@ -318,6 +318,23 @@ export class Board {
     return { status: r.status, leafIndex: r.index, leafHash: hash, checkpoint, inclusionProof: await tree.inclusionProof(r.index) };
   }
 
+  /**
+   * Receipt material of exactly `ballot` if it is on the board (a retry whose answer was lost,
+   * arriving after the close), else null. Appends nothing, so it is safe on a closed poll.
+   */
+  async recordedBallot(ballot: Ballot): Promise<Extract<BallotAppend, { status: 'appended' | 'duplicate' }> | null> {
+    const pollId = ballot.poll_id;
+    await this.#published(pollId);
+    const index = await this.#storage.spentIndex(pollId, ballot.tokenId());
+    if (index === null) return null;
+    const bytes = ballot.serialize();
+    const [stored] = await this.#storage.readEntries(pollId, index, index + 1);
+    if (stored === undefined || !equalBytes(stored, bytes)) return null;
+    const checkpoint = (await this.#storage.head(pollId))!.checkpoint;
+    const tree = this.#tree(pollId, checkpoint);
+    return { status: 'duplicate' as const, leafIndex: index, leafHash: leafHash(bytes), checkpoint, inclusionProof: await tree.inclusionProof(index) };
+  }
+
   /** Proofs in the tree of `checkpoint` (one of ours, so its size is read without verifying it). */
   #tree(pollId: string, checkpoint: string): TreeProofs {
     const known = this.#trees.get(pollId);

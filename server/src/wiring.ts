@@ -60,5 +60,6 @@ export function ballotSink(board: Board): BallotSink {
         throw err;
       }
     },
+    recorded: (ballot: Ballot) => board.recordedBallot(ballot),
   };
 }

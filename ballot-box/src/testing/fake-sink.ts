@@ -41,6 +41,12 @@ class MemoryLog {
   }
 
   /** Synchronous from the spend check to the append: nothing can interleave. */
+  /** Where exactly this ballot is in the log, or null. */
+  indexOf(ballot: Ballot): number | null {
+    const spentAt = this.#spent.get(toHex(ballot.tokenId()));
+    return spentAt !== undefined && equalBytes(this.entries[spentAt]!, ballot.serialize()) ? spentAt : null;
+  }
+
   spendAndAppend(ballot: Ballot): { status: 'appended' | 'duplicate' | 'spent'; index: number } {
     const key = toHex(ballot.tokenId());
     const bytes = ballot.serialize();
@@ -76,6 +82,12 @@ export class FakeSink implements BallotSink {
     const result = log.spendAndAppend(ballot);
     if (result.status === 'spent') return { status: 'spent', index: result.index };
     return { status: result.status, ...(await log.receiptMaterial(result.index, this.#signer)) };
+  }
+
+  async recorded(ballot: Ballot): Promise<Extract<SubmitOutcome, { status: 'appended' | 'duplicate' }> | null> {
+    const log = this.#log(ballot.poll_id);
+    const index = log.indexOf(ballot);
+    return index === null ? null : { status: 'duplicate' as const, ...(await log.receiptMaterial(index, this.#signer)) };
   }
 
   #log(pollId: string): MemoryLog {
