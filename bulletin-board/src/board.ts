@@ -18,7 +18,7 @@
  *   nothing.
  */
 import {
-  Ballot, Checkpoint, Close, FormatError, Poll, Tally, boardOrigin, concatBytes, equalBytes, leafHash, parseEntry, parseNote,
+  formatTime, Ballot, Checkpoint, Close, FormatError, Poll, Tally, boardOrigin, concatBytes, equalBytes, leafHash, parseEntry, parseNote,
   sha256, utf8,
 } from '@blindvote/crypto';
 import type { NoteSigner } from '@blindvote/crypto';
@@ -84,11 +84,6 @@ function rejecting<T>(check: () => T): T {
   }
 }
 
-/** `YYYY-MM-DDTHH:MM:SSZ`, the fraction of a second dropped. */
-function wholeSeconds(at: Date): string {
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new EntryRejectedError('close.closed_at: not a valid date');
-  return `${at.toISOString().slice(0, 19)}Z`;
-}
 
 export class Board {
   readonly verifierKey: string;
@@ -347,7 +342,7 @@ export class Board {
   async #close(pollId: string, issued: number, closedAt: Date): Promise<void> {
     const poll = await this.#published(pollId);
     if ((await this.#statusOf(pollId)).closed) return;
-    const closed_at = wholeSeconds(closedAt);
+    const closed_at = rejecting(() => formatTime(closedAt));
     // What needs no ballot count is checked before ballots are stopped.
     rejecting(() => poll.checkClose(new Close({ poll_id: pollId, closed_at, ballots: 0, issued })));
     let closing = this.#closing.get(pollId);

@@ -19,6 +19,8 @@ import {
   Close,
   Poll,
   Tally,
+  checkTime,
+  formatTime,
   parseEntry,
   timeMs,
 } from './entries.ts';
@@ -543,3 +545,18 @@ test('property: replacing any field with any JSON value gives a FormatError or a
   );
   assert.ok(accepted >= 50 && rejected >= 50, `accepted ${accepted}, rejected ${rejected}`);
 });
+
+test('formatTime writes the one time form checkTime accepts, dropping the fraction of a second', () => {
+  assert.equal(formatTime(new Date('2026-03-01T18:00:00.999Z')), '2026-03-01T18:00:00Z');
+  assert.equal(formatTime(Date.UTC(2026, 0, 2, 3, 4, 5, 6)), '2026-01-02T03:04:05Z');
+  assert.throws(() => formatTime(new Date(Number.NaN)), FormatError);
+  assert.throws(() => formatTime(Number.POSITIVE_INFINITY), FormatError);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 253402300799999 }), (ms) => {
+      const text = formatTime(ms);
+      assert.equal(checkTime(text, 't'), text);
+      assert.equal(timeMs(text), Math.floor(ms / 1000) * 1000);
+    }),
+  );
+});
+

@@ -119,6 +119,13 @@ export function checkTime(value: unknown, path: string): string {
   return s;
 }
 
+/** A moment in checkTime's one form, the fraction of a second dropped. Throws on an invalid date. */
+export function formatTime(at: Date | number): string {
+  const ms = typeof at === 'number' ? at : at instanceof Date ? at.getTime() : NaN;
+  if (!Number.isFinite(ms)) throw new FormatError(`time: ${String(at)} is not a valid date`);
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
 /** Milliseconds since the epoch of a time accepted by checkTime. */
 export function timeMs(time: string): number {
   return Date.parse(checkTime(time, 'time'));

@@ -18,7 +18,7 @@ import { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import type { HTTPMethods, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { Poll, toBase64 } from '@blindvote/crypto';
+import { Poll, formatTime, toBase64 } from '@blindvote/crypto';
 import type { PollJSON } from '@blindvote/crypto';
 import { testToken } from '@blindvote/crypto/testing';
 import { buildService } from './app.ts';
@@ -31,7 +31,6 @@ const OPEN = 'open-poll';
 const CLOSED = 'closed-poll';
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-const wholeSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 interface Fixture {
   readonly service: Service;
@@ -69,8 +68,8 @@ async function setup(): Promise<Fixture> {
       title: 'Budget',
       options: [{ id: 'bikes', label: 'Bike lanes' }, { id: 'park', label: 'Park' }],
       kind: 'single',
-      opens_at: wholeSecond(Date.now() - 2000),
-      closes_at: wholeSecond(Date.now() + 3600_000),
+      opens_at: formatTime(Date.now() - 2000),
+      closes_at: formatTime(Date.now() + 3600_000),
       results: 'live',
     }, 201);
     await json('PUT', `/v1/polls/${pollId}/roll`, admin, { voters: ['voter1'] });

@@ -9,7 +9,7 @@
  *            time) → board.close(count, time) → state closed.
  *            A retry sends the recorded count and time (the board's close is idempotent).
  */
-import { Poll, timeMs } from '@blindvote/crypto';
+import { Poll, formatTime, timeMs } from '@blindvote/crypto';
 import { exportTokenPrivateKey, generateTokenKey } from '@blindvote/crypto/issuer';
 import type { FastifyBaseLogger } from 'fastify';
 import { BoardFailed, PollNotFound, PollNotOpenYet, PollNotPublishable, PollNotPublished } from '../errors.ts';
@@ -26,11 +26,6 @@ export interface LifecycleDeps {
   readonly tokenKeyBits: number;
   readonly now: () => Date;
   readonly log: FastifyBaseLogger;
-}
-
-/** `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339 UTC, whole seconds: crypto's `checkTime` form). */
-export function utcSeconds(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}Z`;
 }
 
 export class PollLifecycle {
@@ -87,7 +82,7 @@ export class PollLifecycle {
     if (poll.state === 'closed') return poll.frozen!;
     const now = this.#d.now();
     if (poll.frozen === null && now.getTime() < timeMs(poll.draft.opens_at)) throw new PollNotOpenYet(pollId, poll.draft.opens_at);
-    const frozen = poll.frozen ?? (await store.freeze(pollId, utcSeconds(now))) ?? (await this.#poll(pollId)).frozen!;
+    const frozen = poll.frozen ?? (await store.freeze(pollId, formatTime(now))) ?? (await this.#poll(pollId)).frozen!;
     try {
       await board.close(pollId, frozen.issued, new Date(frozen.closedAt));
     } catch (error) {

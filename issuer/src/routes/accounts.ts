@@ -1,5 +1,6 @@
 /** Built-in accounts, their sessions, and the caller's own account: /v1/accounts, /v1/sessions, /v1/me. */
 import { Type } from 'typebox';
+import { formatTime } from '@blindvote/crypto';
 import { OneAtATime } from '../auth/one-at-a-time.ts';
 import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { requireAccount } from '../context.ts';
@@ -7,7 +8,6 @@ import type { Api, IssuerContext } from '../context.ts';
 import {
   BadCredentials, NoPassword, PowDisabled, PowInvalid, PowRequired, RegistrationClosed, UsernameReserved, UsernameTaken, WrongPassword,
 } from '../errors.ts';
-import { utcSeconds } from '../polls/lifecycle.ts';
 import { ipKey } from '../rate-limits.ts';
 import { AccountId, AnyPassword, errors, NewPassword, TAGS, Username } from './schemas.ts';
 
@@ -46,7 +46,7 @@ export function accountRoutes(api: Api, ctx: IssuerContext): void {
   }, async () => {
     if (registrationPow === null) throw new PowDisabled();
     const { challenge, difficulty, expiresAt } = registrationPow.challenge();
-    return { challenge, difficulty, expires_at: utcSeconds(expiresAt) };
+    return { challenge, difficulty, expires_at: formatTime(expiresAt) };
   });
 
   api.post('/v1/accounts', {
@@ -109,7 +109,7 @@ export function accountRoutes(api: Api, ctx: IssuerContext): void {
       return found;
     });
     const { token, expiresAt } = await ctx.sessions.issue(account);
-    return { token, expires_at: utcSeconds(expiresAt), account: account.username, admin: account.admin || ctx.admins.has(account.username) };
+    return { token, expires_at: formatTime(expiresAt), account: account.username, admin: account.admin || ctx.admins.has(account.username) };
   });
 
   api.get('/v1/me', {

@@ -10,12 +10,11 @@
  * message or the signature.
  */
 import { Type } from 'typebox';
-import { FormatError, equalBytes, fromBase64, sha256, toBase64 } from '@blindvote/crypto';
+import { FormatError, equalBytes, formatTime, fromBase64, sha256, toBase64 } from '@blindvote/crypto';
 import { blindSign } from '@blindvote/crypto/issuer';
 import { requireAccount } from '../context.ts';
 import type { Api, IssuerContext } from '../context.ts';
 import { BlindedMsgInvalid, NotOnRoll, PollClosed, PollNotFound, PollNotPublished, TokenConflict } from '../errors.ts';
-import { utcSeconds } from '../polls/lifecycle.ts';
 import { publicState } from '../polls/views.ts';
 import { ipKey } from '../rate-limits.ts';
 import { errors, PollIdParams, TAGS } from './schemas.ts';
@@ -65,7 +64,7 @@ export function tokenRoutes(api: Api, ctx: IssuerContext): void {
     const blindedHash = sha256(blindedMsg);
     const outcome = await store.issue(pollId, voter.account, blindedHash);
     if (outcome.status === 'not_on_roll') throw new NotOnRoll(voter.account, pollId);
-    if (outcome.status === 'not_open') throw new PollClosed(pollId, (await store.poll(pollId))?.frozen?.closedAt ?? utcSeconds(ctx.now()));
+    if (outcome.status === 'not_open') throw new PollClosed(pollId, (await store.poll(pollId))?.frozen?.closedAt ?? formatTime(ctx.now()));
     if (!equalBytes(outcome.blindedHash, blindedHash)) throw new TokenConflict();
     return { blind_sig: toBase64(blindSig) };
   });

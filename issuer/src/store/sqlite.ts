@@ -6,6 +6,7 @@
  * them against other processes on the same file.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { formatTime } from '@blindvote/crypto';
 import type {
   AccountRecord, Frozen, IssueOutcome, IssuerStore, NewAccount, NewRoll, PollDraft, PollRecord, PollState, TokenKeyMaterial,
 } from '../store.ts';
@@ -259,8 +260,7 @@ export class SqliteIssuerStore implements IssuerStore {
 
   async pollsToClose(now: Date): Promise<string[]> {
     // closes_at is `YYYY-MM-DDTHH:MM:SSZ`: its byte order is its time order.
-    const at = `${now.toISOString().slice(0, 19)}Z`;
-    return (this.#q.toClose.all(at) as Row[]).map((r) => r.poll_id as string);
+    return (this.#q.toClose.all(formatTime(now)) as Row[]).map((r) => r.poll_id as string);
   }
 
   async onRoll(pollId: string, accountId: string): Promise<boolean> {

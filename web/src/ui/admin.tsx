@@ -1,5 +1,6 @@
 /** Admin: create and edit drafts, import the roll with a preview, publish, close, watch issuance. */
 import { useEffect, useState } from 'preact/hooks';
+import { formatTime } from '@blindvote/crypto';
 import { call, errorText } from '../api.ts';
 import type { PollDetail, PollSummary, RollReply } from '../api.ts';
 import { navigate } from '../router.ts';
@@ -7,7 +8,7 @@ import { ErrorLine, STATE_LABEL, Status, when } from './common.tsx';
 
 /** `datetime-local` value → RFC 3339 UTC in whole seconds, as the issuer requires. */
 export function toUtc(local: string): string {
-  return new Date(local).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return formatTime(new Date(local));
 }
 function toLocal(iso: string): string {
   const d = new Date(iso);
