@@ -23,9 +23,9 @@ import { Ballot, Receipt, TokenClient, TokenVerifier, fromBase64, leafHash, pars
 import type { BlindingState, ReceiptJSON } from '@blindvote/crypto';
 import { testToken } from '@blindvote/crypto/testing';
 import { allPassed, audit, httpFetcher } from '@blindvote/verifier';
-import { Api, pool } from './simulate.ts';
+import { Api, pool } from './client.ts';
 import { AllInOne } from './testing/deployment.ts';
-import { OPTIONS, publishPoll, pollTokenKey, readBoard, registerVoters } from './testing/polls.ts';
+import { OPTIONS, publishTestPoll, pollTokenKey, readBoard, registerVoters } from './testing/polls.ts';
 
 const KILLS = Number(process.env['BLINDVOTE_CRASH_KILLS'] ?? (process.env['BLINDVOTE_LONG'] === '1' ? 30 : 5));
 const CLIENTS = 4;
@@ -56,7 +56,7 @@ test(`crash durability: ${KILLS} SIGKILLs under ballot load, and one during issu
   const api = new Api(d.url);
   const admin = await api.login(d.adminUsername, d.adminPassword);
   const voters = await registerVoters(api, 'crash', ISSUANCE_ROUNDS * VOTERS_PER_ROUND);
-  const { pollId, poll, board } = await publishPoll(api, admin, `crash-${Math.random().toString(36).slice(2, 8)}`, voters.map((v) => v.account));
+  const { pollId, poll, board } = await publishTestPoll(api, admin, `crash-${Math.random().toString(36).slice(2, 8)}`, voters.map((v) => v.account));
   const key = pollTokenKey(d.dataDir, pollId);
   let kills = 0;
 

@@ -10,6 +10,7 @@ import { Ballot, Poll, Receipt, TokenClient, fromBase64, toBase64, verifyReceipt
 import type { BlindingState, ReceiptJSON } from '@blindvote/crypto';
 import { allPassed, audit, httpFetcher } from '@blindvote/verifier';
 import type { Check } from '@blindvote/verifier';
+import { Api, awaitTally, pool, publishPoll } from './client.ts';
 
 export interface SimulateOptions {
   readonly url: string;
@@ -49,69 +50,7 @@ export interface SimulateSummary {
   readonly ballot_latency_ms: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
-export class ApiError extends Error {
-  override name = 'ApiError';
-  readonly status: number;
-  constructor(method: string, path: string, status: number, message: string) {
-    super(`${method} ${path}: ${status} ${message}`);
-    this.status = status;
-  }
-}
-
-/** A small JSON client for the service's API. */
-export class Api {
-  readonly base: string;
-  constructor(base: string) {
-    this.base = base.replace(/\/+$/, '');
-  }
-
-  async call<T = any>(method: string, path: string, options: { body?: unknown; token?: string; text?: string; contentType?: string } = {}): Promise<T> {
-    const headers: Record<string, string> = {};
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(options.body);
-    } else if (options.text !== undefined) {
-      headers['content-type'] = options.contentType ?? 'text/plain';
-      body = options.text;
-    }
-    if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
-    const response = await fetch(`${this.base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}), credentials: 'omit' } as RequestInit);
-    const text = await response.text();
-    let json: any = null;
-    try {
-      json = text === '' ? null : JSON.parse(text);
-    } catch {
-      json = null;
-    }
-    if (!response.ok) throw new ApiError(method, path, response.status, json?.message ?? text.slice(0, 200));
-    return json as T;
-  }
-
-  async login(username: string, password: string): Promise<string> {
-    const session = await this.call<{ token: string }>('POST', '/v1/sessions', { body: { username, password } });
-    return session.token;
-  }
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; collects errors instead of stopping. */
-export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>, errors: string[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        await fn(items[i]!, i);
-      } catch (err) {
-        if (errors.length < 100) errors.push((err as Error).message);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const wholeSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 function randomChoice(poll: Poll): string[] {
   const ids = poll.ballot.options.map((o) => o.id);
@@ -124,17 +63,6 @@ function randomChoice(poll: Poll): string[] {
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** Waits until the tallier reports the poll tallied (or `timeoutMs` passes). */
-export async function awaitTally(api: Api, pollId: string, timeoutMs = 60_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const results = await api.call('GET', `/v1/results/${pollId}`);
-    if (results.state === 'tallied' || results.state === 'error') return results;
-    if (Date.now() > deadline) throw new Error(`poll ${pollId}: no tally after ${timeoutMs} ms (state ${results.state})`);
-    await sleep(100);
-  }
 }
 
 export async function simulate(options: SimulateOptions): Promise<SimulateSummary> {
@@ -155,34 +83,22 @@ export async function simulate(options: SimulateOptions): Promise<SimulateSummar
     sessions[i] = await api.login(username, password);
   }, errors);
 
-  const now = Date.now();
   const polls: { poll: Poll; client: TokenClient; board: string }[] = [];
   for (let p = 0; p < options.polls; p++) {
     const multi = p % 2 === 1;
-    const created = await api.call('POST', '/v1/polls', {
-      token: admin,
-      body: {
-        poll_id: `sim-${run}-${p}`,
-        title: `Simulated poll ${p + 1} (${run})`,
-        description: 'Created by blindvote simulate.',
-        options: [
-          { id: 'apples', label: 'Apples' },
-          { id: 'pears', label: 'Pears' },
-          { id: 'plums', label: 'Plums' },
-        ],
-        kind: multi ? 'multi' : 'single',
-        max_choices: multi ? 2 : 1,
-        opens_at: wholeSecond(now - 1000),
-        closes_at: wholeSecond(now + 3600_000),
-        results: 'live',
-      },
-    });
-    const pollId: string = created.poll_id;
-    await api.call('PUT', `/v1/polls/${pollId}/roll`, { token: admin, body: { voters: usernames } });
-    await api.call('POST', `/v1/polls/${pollId}/publish`, { token: admin });
-    const info = await api.call('GET', `/v1/polls/${pollId}`);
-    const poll = Poll.fromJSON(info.manifest);
-    polls.push({ poll, client: await TokenClient.create(poll.token_key.spki, pollId), board: info.board });
+    const { poll, board } = await publishPoll(api, admin, {
+      poll_id: `sim-${run}-${p}`,
+      title: `Simulated poll ${p + 1} (${run})`,
+      description: 'Created by blindvote simulate.',
+      options: [
+        { id: 'apples', label: 'Apples' },
+        { id: 'pears', label: 'Pears' },
+        { id: 'plums', label: 'Plums' },
+      ],
+      kind: multi ? 'multi' : 'single',
+      max_choices: multi ? 2 : 1,
+    }, usernames);
+    polls.push({ poll, client: await TokenClient.create(poll.token_key.spki, poll.poll_id), board });
   }
   const t1 = performance.now();
   say(`published ${polls.length} poll(s); issuing tokens`);

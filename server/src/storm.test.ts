@@ -16,9 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { Ballot, TokenClient, TokenVerifier, fromBase64, toBase64, parseEntry } from '@blindvote/crypto';
 import { blindSign } from '@blindvote/crypto/issuer';
 import { testToken } from '@blindvote/crypto/testing';
-import { Api } from './simulate.ts';
+import { Api } from './client.ts';
 import { AllInOne } from './testing/deployment.ts';
-import { publishPoll, pollTokenKey, readBoard, registerVoters } from './testing/polls.ts';
+import { publishTestPoll, pollTokenKey, readBoard, registerVoters } from './testing/polls.ts';
 
 const STORM = 1000;
 
@@ -47,8 +47,8 @@ test('double-spend storms: one entry per token, one signature per voter, tokens 
   const admin = await api.login(d.adminUsername, d.adminPassword);
   const [voter] = await registerVoters(api, 'storm', 1);
   const suffix = Math.random().toString(36).slice(2, 8);
-  const a = await publishPoll(api, admin, `storm-a-${suffix}`, [voter!.account]);
-  const b = await publishPoll(api, admin, `storm-b-${suffix}`, [voter!.account]);
+  const a = await publishTestPoll(api, admin, `storm-a-${suffix}`, [voter!.account]);
+  const b = await publishTestPoll(api, admin, `storm-b-${suffix}`, [voter!.account]);
   const keyA = pollTokenKey(d.dataDir, a.pollId);
 
   await t.test(`${STORM} concurrent submissions of one token → one entry, the original receipt to copies, 409 to the rest`, async () => {

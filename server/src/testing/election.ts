@@ -15,9 +15,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ballot, Poll, Receipt, TokenClient, fromBase64, toBase64, verifyReceipt } from '@blindvote/crypto';
+import { Ballot, Poll, Receipt, TokenClient, formatTime, fromBase64, toBase64, verifyReceipt } from '@blindvote/crypto';
 import type { BlindingState, ReceiptJSON, Token } from '@blindvote/crypto';
-import { Api, ApiError, awaitTally, pool } from '../simulate.ts';
+import { Api, ApiError, awaitTally, pool } from '../client.ts';
 import type { Deployment } from './deployment.ts';
 
 const VERIFY_CLI = fileURLToPath(new URL('./cli.ts', import.meta.resolve('@blindvote/verifier')));
@@ -41,7 +41,6 @@ interface Voter {
   receipt?: ReceiptJSON;
 }
 
-const wholeSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 async function expectStatus(promise: Promise<unknown>, status: number, what: string): Promise<ApiError> {
   try {
@@ -108,8 +107,8 @@ export async function runElection(t: TestContext, d: Deployment, options: Electi
         ],
         kind: 'multi',
         max_choices: 2,
-        opens_at: wholeSecond(now - 1000),
-        closes_at: wholeSecond(now + 3600_000),
+        opens_at: formatTime(now - 1000),
+        closes_at: formatTime(now + 3600_000),
         results: 'live',
     };
     await expectStatus(api.call('POST', '/v1/polls', { token: voters[0]!.session, body: draft }), 403, 'a voter creating a poll');

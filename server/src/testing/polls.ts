@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Checkpoint, Poll, decodeBundle, parseNote, TILE_WIDTH } from '@blindvote/crypto';
 import { httpFetcher } from '@blindvote/verifier';
-import { Api } from '../simulate.ts';
+import { publishPoll } from '../client.ts';
+import type { Api } from '../client.ts';
 
 export interface TestVoter {
   /** The account id the issuer knows the voter by (the built-in username). */
@@ -29,8 +30,6 @@ export interface PublishedPoll {
 
 export const OPTIONS = ['bikes', 'library', 'park'] as const;
 
-const wholeSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-
 /** Registers and signs in `count` built-in accounts named `<prefix>-<i>`. */
 export async function registerVoters(api: Api, prefix: string, count: number): Promise<TestVoter[]> {
   const password = 'correct horse battery staple';
@@ -44,30 +43,10 @@ export async function registerVoters(api: Api, prefix: string, count: number): P
 }
 
 /** Creates, rolls and publishes a poll open for an hour: up to two of bikes / library / park, live results. */
-export async function publishPoll(api: Api, admin: string, pollId: string, accounts: readonly string[]): Promise<PublishedPoll> {
-  const now = Date.now();
-  await api.call('POST', '/v1/polls', {
-    token: admin,
-    body: {
-      poll_id: pollId,
-      title: 'Reliability battery',
-      description: 'A poll made by a test.',
-      options: OPTIONS.map((id) => ({ id, label: id })),
-      kind: 'multi',
-      max_choices: 2,
-      opens_at: wholeSecond(now - 1000),
-      closes_at: wholeSecond(now + 3600_000),
-      results: 'live',
-    },
-  });
-  const csv = ['account', ...accounts].join('\n');
-  await api.call('PUT', `/v1/polls/${pollId}/roll`, { token: admin, text: csv, contentType: 'text/csv' });
-  await api.call('POST', `/v1/polls/${pollId}/publish`, { token: admin });
-  const info = await api.call('GET', `/v1/polls/${pollId}`);
-  const listed = await api.call('GET', '/v1/polls');
-  const entry = (listed.polls as { poll_id: string; board: string }[]).find((p) => p.poll_id === pollId);
-  if (entry === undefined) throw new Error(`GET /v1/polls does not list ${pollId}`);
-  return { pollId, poll: Poll.fromJSON(info.manifest), board: entry.board };
+export async function publishTestPoll(api: Api, admin: string, pollId: string, accounts: readonly string[]): Promise<PublishedPoll> {
+  const options = OPTIONS.map((id) => ({ id, label: id }));
+  const spec = { poll_id: pollId, title: 'Reliability battery', description: 'A poll made by a test.', options, kind: 'multi', max_choices: 2 } as const;
+  return { pollId, ...(await publishPoll(api, admin, spec, accounts)) };
 }
 
 /**
