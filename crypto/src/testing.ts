@@ -10,7 +10,9 @@
 import { constants, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { concatBytes, utf8 } from './bytes.ts';
+import { Poll, Tally, parseEntry } from './entries.ts';
 import type { PollFields } from './entries.ts';
+import { CompactRange, leafHash } from './merkle.ts';
 import { sha256 } from '#platform';
 import { Token, TOKEN_SUITE, tokenMessage } from './token.ts';
 
@@ -62,4 +64,32 @@ export function testPollFields(
     roll: { size: 100_000, commitment: sha256(utf8('roll')) },
     ...overrides,
   };
+}
+
+/**
+ * The honest tally of a closed board whose entries (manifest … close) are `entries`: the root of
+ * exactly those entries and every ballot among them counted (pass only valid, distinct ballots
+ * unless a test wants otherwise). `overrides` make a dishonest one.
+ */
+export function testTally(entries: readonly Uint8Array[], overrides: Partial<{ counts: Record<string, number>; ballots_counted: number }> = {}): Tally {
+  const range = new CompactRange();
+  const poll = Poll.deserialize(entries[0]!);
+  const counts: Record<string, number> = Object.fromEntries(poll.ballot.options.map((o) => [o.id, 0]));
+  let ballots = 0;
+  for (const bytes of entries) {
+    range.append(leafHash(bytes));
+    const entry = parseEntry(bytes);
+    if (entry.type !== 'ballot') continue;
+    ballots++;
+    for (const id of entry.choice) counts[id]!++;
+  }
+  const counted = overrides.ballots_counted ?? ballots;
+  return new Tally({
+    poll_id: poll.poll_id,
+    tree_size: entries.length,
+    root: range.root(),
+    counts: overrides.counts ?? counts,
+    ballots_counted: counted,
+    ballots_rejected: entries.length - 2 - counted,
+  });
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ballot, CompactRange, generateSignerKey, leafHash, NoteSigner, parseEntry, Poll, sha256, Tally, utf8 } from '@blindvote/crypto';
+import { Ballot, generateSignerKey, NoteSigner, Poll, sha256, utf8 } from '@blindvote/crypto';
 import type { BallotToken, PollFields } from '@blindvote/crypto';
 import { generateTokenKey } from '@blindvote/crypto/issuer';
 import { Board } from '../board.ts';
@@ -72,25 +72,4 @@ export function testBoard(options: Partial<Omit<BoardOptions, 'storage'>> = {}):
   };
 }
 
-/** The honest tally of a closed board whose entries (manifest … close) are `entries`. */
-export function tallyOf(entries: readonly Uint8Array[], overrides: Partial<{ counts: Record<string, number> }> = {}): Tally {
-  const range = new CompactRange();
-  const counts: Record<string, number> = Object.fromEntries(OPTIONS.map((id) => [id, 0]));
-  let counted = 0;
-  for (const bytes of entries) {
-    range.append(leafHash(bytes));
-    const entry = parseEntry(bytes);
-    if (entry.type !== 'ballot') continue;
-    counted++;
-    for (const id of entry.choice) counts[id]!++;
-  }
-  const pollId = parseEntry(entries[0]!).poll_id;
-  return new Tally({
-    poll_id: pollId,
-    tree_size: entries.length,
-    root: range.root(),
-    counts: overrides.counts ?? counts,
-    ballots_counted: counted,
-    ballots_rejected: entries.length - 2 - counted,
-  });
-}
+export { testTally as tallyOf } from '@blindvote/crypto/testing';

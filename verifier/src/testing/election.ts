@@ -24,7 +24,6 @@ import { join, normalize, sep } from 'node:path';
 import {
   Ballot,
   Close,
-  CompactRange,
   NoteSigner,
   Poll,
   Receipt,
@@ -37,7 +36,7 @@ import {
   utf8,
 } from '@blindvote/crypto';
 import type { ReceiptJSON } from '@blindvote/crypto';
-import { forgedToken, testPollFields, testToken } from '@blindvote/crypto/testing';
+import { forgedToken, testPollFields, testTally, testToken } from '@blindvote/crypto/testing';
 import { blindSign, generateTokenKey } from '@blindvote/crypto/issuer';
 import type { TokenKeyPair } from '@blindvote/crypto/issuer';
 
@@ -135,29 +134,9 @@ export function close(ballots: number, issued = ballots + 2): Close {
   return new Close({ poll_id: POLL_ID, closed_at: '2026-03-01T18:00:00Z', ballots, issued });
 }
 
-/**
- * The tally of a board whose entries (poll .. close) are `entries`: counts every ballot (the
- * caller passes only valid, distinct ones unless a test wants otherwise), root of those entries.
- */
-export function tallyOf(entries: readonly BoardEntry[], overrides: Partial<{ counts: Record<string, number>; ballots_counted: number }> = {}): Tally {
-  const range = new CompactRange();
-  for (const e of entries) range.append(leafHash(e.bytes));
-  const counts: Record<string, number> = Object.fromEntries(OPTION_IDS.map((id) => [id, 0]));
-  let ballots = 0;
-  for (const e of entries) {
-    if (!(e.entry instanceof Ballot)) continue;
-    ballots++;
-    for (const id of e.entry.choice) counts[id]!++;
-  }
-  const counted = overrides.ballots_counted ?? ballots;
-  return new Tally({
-    poll_id: POLL_ID,
-    tree_size: entries.length,
-    root: range.root(),
-    counts: overrides.counts ?? counts,
-    ballots_counted: counted,
-    ballots_rejected: entries.length - 2 - counted,
-  });
+/** The tally of a board whose entries (poll .. close) are `entries` (see `testTally`). */
+export function tallyOf(entries: readonly BoardEntry[], overrides: Parameters<typeof testTally>[1] = {}): Tally {
+  return testTally(entries.map((e) => e.bytes), overrides);
 }
 
 /** [poll, ballot × tokens.length, close, tally], every ballot valid, the tally right. */
