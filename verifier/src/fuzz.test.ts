@@ -115,7 +115,8 @@ test(`fuzz: ${RUNS} mutated receipts: exit 1 with a precise message, no stack tr
       const o = await cli(args);
       let same = false;
       try {
-        same = JSON.stringify(JSON.parse(text)) === JSON.stringify(original);
+        // `text` holds the file's bytes as latin1; the CLI reads them as UTF-8, and so must this.
+        same = JSON.stringify(JSON.parse(Buffer.from(text, 'latin1').toString('utf8'))) === JSON.stringify(original);
       } catch {
         // not JSON: must be refused
       }
