@@ -147,6 +147,9 @@ test('closePoll: the close entry counts the ballots before it; afterwards ballot
     assert.deepEqual(close.toJSON(), { type: 'close', v: 1, poll_id: 'p1', closed_at: '2026-03-01T18:00:00Z', ballots: 6, issued: 9 });
     const state = await board.state('p1');
     assert.deepEqual([state?.size, state?.closed, state?.tallied], [8, true, false]);
+    const status = await board.status('p1');
+    assert.deepEqual([status?.poll.poll_id, status?.closed, status?.tallied], ['p1', true, false]);
+    assert.equal(await board.status('nope'), null);
 
     await assert.rejects(board.appendBallot(ballot('p1')), PollClosedError);
     await board.closePoll('p1', 20, new Date());

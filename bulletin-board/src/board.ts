@@ -169,6 +169,16 @@ export class Board {
     return { poll, size: head.size, checkpoint: head.checkpoint, ...status };
   }
 
+  /**
+   * The manifest and closed/tallied flags, from memory once known (no read of the log head): what
+   * a ballot path needs per ballot. null: no log. `state` adds the size and latest checkpoint.
+   */
+  async status(pollId: string): Promise<{ readonly poll: Poll; readonly closed: boolean; readonly tallied: boolean } | null> {
+    const poll = await this.#manifest(pollId);
+    if (poll === null) return null;
+    return { poll, ...(await this.#statusOf(pollId)) };
+  }
+
   /** Every poll id with a log. */
   polls(): Promise<string[]> {
     return this.#storage.logs();

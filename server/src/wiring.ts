@@ -35,7 +35,7 @@ export function pollDirectory(board: Board): PollDirectory {
   const verifiers = new Map<string, { poll: Poll; verifier: Promise<TokenVerifier> }>();
   return {
     async get(pollId: string): Promise<OpenPoll | null> {
-      const state = await board.state(pollId);
+      const state = await board.status(pollId);
       if (state === null) return null;
       let known = verifiers.get(pollId);
       if (known === undefined) {
