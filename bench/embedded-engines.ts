@@ -24,7 +24,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { PGlite } from '@electric-sql/pglite';
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
 
 const ROWS_PER_BATCH = 1000;
 const CHUNK_BYTES = 200 * 1024;
@@ -104,26 +105,9 @@ function spendParams(b: Batch, from: number, to: number): (string | number | Uin
   return params;
 }
 
-/** Loads node:sqlite with its ExperimentalWarning (Node 22) silenced, and only that one. */
-function loadSqlite(): typeof import('node:sqlite') {
-  const emit = process.emitWarning;
-  process.emitWarning = function (warning: string | Error, ...rest: unknown[]): void {
-    const message = typeof warning === 'string' ? warning : warning.message;
-    const opt = rest[0];
-    const type = typeof opt === 'string' ? opt : (opt as { type?: string } | undefined)?.type;
-    if ((type ?? (warning as Error).name) === 'ExperimentalWarning' && message.startsWith('SQLite ')) return;
-    return (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
-  } as typeof process.emitWarning;
-  try {
-    return process.getBuiltinModule('node:sqlite');
-  } finally {
-    process.emitWarning = emit;
-  }
-}
 
 async function openSqlite(path: string, synchronous: 'FULL' | 'NORMAL' | null): Promise<Store> {
-  const { DatabaseSync: Db } = loadSqlite();
-  const db: DatabaseSync = new Db(path);
+  const db = new DatabaseSync(path);
   if (synchronous) db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};`);
   db.exec(SQLITE_SCHEMA);
   const maxRows = Math.floor(SQLITE_MAX_VARS / 3);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --disable-warning=ExperimentalWarning
 /**
  * `blindvote`: the one entry point (Loki-style). `serve` runs the service, `simulate` runs whole
  * elections against a running one. Exit status: 0 ok, 1 failure, 2 usage or configuration error.

@@ -3,31 +3,13 @@
  * migrations, opening a connection (WAL, `synchronous=FULL`: a commit is on disk before any
  * caller is told, DESIGN.md promise 3) and row decoding.
  */
-import type { DatabaseSync as Database } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import { leafHash } from '@blindvote/crypto';
 import { chunkEntries } from '../storage.ts';
 import type { LogHead } from '../storage.ts';
 
-/**
- * `node:sqlite` is flagged experimental in Node 22 and says so once, at load. Drop exactly that
- * warning (not every ExperimentalWarning) while loading it.
- */
-function loadSqlite(): typeof import('node:sqlite') {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const message = typeof warning === 'string' ? warning : warning.message;
-    if (message.startsWith('SQLite is an experimental feature')) return;
-    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-}
 
-const { DatabaseSync } = loadSqlite();
-export type DatabaseSync = Database;
+export type { DatabaseSync };
 
 /** SQL, or a step that needs code; each runs in its own transaction. */
 type Migration = string | ((db: DatabaseSync) => void);

@@ -5,29 +5,13 @@
  * calls never interleave in this process, and `BEGIN IMMEDIATE` plus the busy timeout order
  * them against other processes on the same file.
  */
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
 import { formatTime } from '@blindvote/crypto';
 import type {
   AccountRecord, Frozen, IssueOutcome, IssuerStore, NewAccount, NewRoll, PollDraft, PollRecord, PollState, TokenKeyMaterial,
 } from '../store.ts';
 
-/**
- * `node:sqlite` is flagged experimental in Node 22 and says so once, at load: drop exactly that
- * warning while loading it (the board's storage does the same; workspaces share no files).
- */
-function loadSqlite(): typeof import('node:sqlite') {
-  const emitWarning = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const message = typeof warning === 'string' ? warning : warning.message;
-    if (message.startsWith('SQLite is an experimental feature')) return;
-    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-}
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE meta (
@@ -123,7 +107,6 @@ export class SqliteIssuerStore implements IssuerStore {
 
   /** Opens (creating and migrating as needed) the database at `path`, or ':memory:'. */
   constructor(path: string) {
-    const { DatabaseSync } = loadSqlite();
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#migrate();
