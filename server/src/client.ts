@@ -99,7 +99,8 @@ export async function publishPoll(api: Api, admin: string, spec: PollSpec, accou
     token: admin,
     body: { ...fields, description, opens_at: formatTime(now - 1000), closes_at: formatTime(now + openForMs), results },
   });
-  await api.call('PUT', `/v1/polls/${spec.poll_id}/roll`, { token: admin, text: ['account', ...accounts].join('\n'), contentType: 'text/csv' });
+  const roll = await api.call('PUT', `/v1/polls/${spec.poll_id}/roll`, { token: admin, text: ['account', ...accounts].join('\n'), contentType: 'text/csv' });
+  if (roll.errors.length > 0) throw new Error(`poll ${spec.poll_id}: the roll refused ${roll.errors.length} row(s), e.g. ${JSON.stringify(roll.errors[0])}`);
   await api.call('POST', `/v1/polls/${spec.poll_id}/publish`, { token: admin });
   const info = await api.call('GET', `/v1/polls/${spec.poll_id}`);
   return { poll: Poll.fromJSON(info.manifest), board: info.board };
