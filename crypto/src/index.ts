@@ -14,3 +14,4 @@ export * from './token.ts';
 export * from './entries.ts';
 export * from './receipt.ts';
 export * from './recount.ts';
+export * from './acceptance.ts';
