@@ -321,7 +321,7 @@ describe('the sink pushes back or fails', () => {
   }
 
   test('429 with Retry-After when the board is overloaded', async () => {
-    await withSink({ submit: async () => ({ status: 'overloaded', retryAfterSeconds: 3 }), recorded: async () => null }, async (g) => {
+    await withSink({ submit: async () => ({ status: 'overloaded', retryAfterSeconds: 3 }), recorded: async () => null, byLeafHash: async () => null }, async (g) => {
       const res = await g.post(g.alpha.ballot(['a']).toJSON());
       assert.equal(res.statusCode, 429, res.body);
       assert.equal(res.headers['retry-after'], '3');
@@ -331,7 +331,7 @@ describe('the sink pushes back or fails', () => {
   });
 
   test('410 when the board closed the poll between the check and the append', async () => {
-    await withSink({ submit: async () => ({ status: 'closed' }), recorded: async () => null }, async (g) => {
+    await withSink({ submit: async () => ({ status: 'closed' }), recorded: async () => null, byLeafHash: async () => null }, async (g) => {
       const res = await g.post(g.alpha.ballot(['a']).toJSON());
       assert.equal(res.statusCode, 410, res.body);
       assert.match(res.json().message, /^poll "alpha" was closed on its board/);
@@ -339,7 +339,7 @@ describe('the sink pushes back or fails', () => {
   });
 
   test('500 without internal details when the sink fails', async () => {
-    await withSink({ submit: async () => Promise.reject(new Error('connection to db-7.internal refused')), recorded: async () => null }, async (g) => {
+    await withSink({ submit: async () => Promise.reject(new Error('connection to db-7.internal refused')), recorded: async () => null, byLeafHash: async () => null }, async (g) => {
       const res = await g.post(g.alpha.ballot(['a']).toJSON());
       assert.equal(res.statusCode, 500, res.body);
       assert.equal(res.json().code, 'BV_INTERNAL');

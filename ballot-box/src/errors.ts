@@ -73,3 +73,10 @@ export const Internal = createError<'BV_INTERNAL', 500, []>(
   'internal error: the ballot may not have been recorded; resubmit the same ballot (an identical resubmission returns the original receipt)',
   500,
 );
+
+/** 404 on the receipt exchange: the leaf is not on the board yet. Arguments: poll id, seconds to wait. */
+export const ReceiptNotYet = createError<'BV_RECEIPT_NOT_YET', 404, [string, number]>(
+  'BV_RECEIPT_NOT_YET',
+  'poll "%s": no ballot with this leaf hash is on the board yet; it was accepted if you hold a signed acceptance, so ask again after %d seconds',
+  404,
+);

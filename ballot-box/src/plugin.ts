@@ -16,16 +16,16 @@
  * removed) and the error handler, so the replies do not depend on the root's settings.
  */
 import { STATUS_CODES } from 'node:http';
-import { FormatError, Receipt, fromUtf8, parseJsonStrict } from '@blindvote/crypto';
-import type { Ballot } from '@blindvote/crypto';
+import { Acceptance, FormatError, Receipt, formatTime, fromUtf8, parseJsonStrict, toBase64 } from '@blindvote/crypto';
+import type { Ballot, NoteSigner } from '@blindvote/crypto';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { admitBallot } from './admit.ts';
-import { BallotMalformed, BallotTooLarge, Internal, Overloaded, PollClosed, TokenSpent, UnsupportedMediaType } from './errors.ts';
-import type { BallotSink, OpenPoll, PollDirectory, SubmitOutcome } from './ports.ts';
+import { BallotMalformed, BallotTooLarge, Internal, Overloaded, PollClosed, PollNotFound, ReceiptNotYet, TokenSpent, UnsupportedMediaType } from './errors.ts';
+import type { BallotSink, OpenPoll, PollDirectory, Recorded } from './ports.ts';
 import { schemaErrorFormatter } from './schema-errors.ts';
-import { ballotRouteSchema } from './schemas.ts';
+import { ballotRouteSchema, receiptRouteSchema } from './schemas.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 export const BALLOTS_ROUTE = '/v1/ballots';
@@ -37,7 +37,17 @@ export interface BallotBoxOptions {
   readonly now?: () => number;
   /** Largest request body accepted, in bytes (default 16 KiB); larger → 413. */
   readonly maxBodyBytes?: number;
+  /**
+   * Signs the 202 acceptance for a ballot the sink holds durably but has not put on the board
+   * yet (`pending`), promising it within `maxMergeDelaySeconds`. Required when the sink can
+   * answer `pending` (the distributed mode).
+   */
+  readonly acceptance?: { readonly signer: NoteSigner; readonly maxMergeDelaySeconds: number };
 }
+
+/** Where a voter exchanges a signed acceptance for the receipt: GET with the leaf hash in hex. */
+export const RECEIPT_ROUTE = '/v1/ballots/:pollId/receipt/:leafHash';
+const receiptPath = (pollId: string, leafHash: Uint8Array) => `/v1/ballots/${pollId}/receipt/${Buffer.from(leafHash).toString('hex')}`;
 
 /** What the request logger may see of a ballot request: method and route (no query), nothing else. */
 const logSerializers = { req: (request: FastifyRequest) => ({ method: request.method, url: request.routeOptions.url }) };
@@ -52,7 +62,7 @@ function parseBody(body: Buffer): unknown {
   }
 }
 
-function receiptOf(open: OpenPoll, ballot: Ballot, outcome: Extract<SubmitOutcome, { status: 'appended' | 'duplicate' }>): Receipt {
+function receiptOf(open: OpenPoll, ballot: Ballot, outcome: Recorded): Receipt {
   return new Receipt({
     poll_id: ballot.poll_id,
     board: open.board,
@@ -109,6 +119,21 @@ export async function ballotBox(fastify: FastifyInstance, options: BallotBoxOpti
         case 'appended':
         case 'duplicate':
           return reply.code(outcome.status === 'appended' ? 201 : 200).send(receiptOf(poll, ballot, outcome).toJSON());
+        case 'pending': {
+          if (options.acceptance === undefined) throw new Error('ballot box: the sink answered "pending" but no acceptance signer is configured');
+          const { signer, maxMergeDelaySeconds } = options.acceptance;
+          const accepted = new Acceptance({ poll_id: ballot.poll_id, leaf_hash: outcome.leafHash, accepted_at: formatTime(now()), max_merge_delay: maxMergeDelaySeconds });
+          reply.header('retry-after', String(Math.max(1, Math.min(maxMergeDelaySeconds, 5))));
+          return reply.code(202).send({
+            v: 1,
+            poll_id: accepted.poll_id,
+            leaf_hash: toBase64(accepted.leaf_hash),
+            accepted_at: accepted.accepted_at,
+            max_merge_delay: accepted.max_merge_delay,
+            acceptance: accepted.sign(signer),
+            receipt: receiptPath(ballot.poll_id, outcome.leafHash),
+          });
+        }
         case 'spent':
           throw new TokenSpent(outcome.index);
         case 'closed':
@@ -121,6 +146,22 @@ export async function ballotBox(fastify: FastifyInstance, options: BallotBoxOpti
       }
     },
   );
+  await receiptRoute(app, polls, sink);
+}
+
+/** The exchange of a signed acceptance for the receipt, once the ballot is on the board. */
+async function receiptRoute(app: FastifyInstance, polls: PollDirectory, sink: BallotSink): Promise<void> {
+  app.get<{ Params: { pollId: string; leafHash: string } }>(RECEIPT_ROUTE, { schema: receiptRouteSchema, logSerializers }, async (request, reply) => {
+    const { pollId, leafHash } = request.params;
+    const poll = await polls.get(pollId);
+    if (poll === null) throw new PollNotFound(pollId);
+    const found = await sink.byLeafHash(pollId, Uint8Array.from(Buffer.from(leafHash, 'hex')));
+    if (found === null) {
+      reply.header('retry-after', '2');
+      throw new ReceiptNotYet(pollId, 2);
+    }
+    return reply.code(200).send(receiptOf(poll, found.ballot, found.recorded).toJSON());
+  });
 }
 
 /** The error a client sees: ours as they are, fastify's request errors reworded, the rest a bare 500. */

@@ -33,6 +33,11 @@ export type SubmitOutcome =
       /** RFC 9162 inclusion proof of the leaf in that checkpoint's tree. */
       readonly inclusionProof: readonly Uint8Array[];
     }
+  /**
+   * Durable (Kafka acks=all) but not yet on the board within the ballot box's wait: the voter
+   * gets a signed acceptance and exchanges it for the receipt by leaf hash later (`byLeafHash`).
+   */
+  | { readonly status: 'pending'; readonly leafHash: Uint8Array }
   /** The token was spent by another entry: its index is the evidence. */
   | { readonly status: 'spent'; readonly index: number }
   /** The board closed the poll (close entry appended); nothing is appended. */
@@ -50,5 +55,12 @@ export interface BallotSink {
    * The receipt material of exactly this ballot if it is already on the board (a retry whose
    * answer was lost, arriving after the poll closed); null otherwise. MUST NOT append anything.
    */
-  recorded(ballot: Ballot): Promise<Extract<SubmitOutcome, { status: 'appended' | 'duplicate' }> | null>;
+  recorded(ballot: Ballot): Promise<Recorded | null>;
+  /**
+   * The ballot with this leaf hash and its receipt material, if it is on the board (the exchange
+   * of a signed acceptance); null when it is not there (yet). MUST NOT append anything.
+   */
+  byLeafHash(pollId: string, leafHash: Uint8Array): Promise<{ readonly ballot: Ballot; readonly recorded: Recorded } | null>;
 }
+
+export type Recorded = Extract<SubmitOutcome, { status: 'appended' | 'duplicate' }>;

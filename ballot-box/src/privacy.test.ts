@@ -54,7 +54,7 @@ before(async () => {
       });
     },
   });
-  failing = await fixture(polls, { server, sink: { submit: async () => Promise.reject(new Error('board unreachable')), recorded: async () => null } });
+  failing = await fixture(polls, { server, sink: { submit: async () => Promise.reject(new Error('board unreachable')), recorded: async () => null, byLeafHash: async () => null } });
 });
 after(async () => {
   await f.app.close();

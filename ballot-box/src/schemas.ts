@@ -56,6 +56,20 @@ export const ErrorBody = Type.Object(
 
 const error = (description: string) => ({ ...ErrorBody, description });
 
+/** 202 (distributed mode): durable, not yet on the board; exchange at `receipt` later. */
+export const AcceptanceBody = Type.Object(
+  {
+    v: Type.Literal(1),
+    poll_id: Type.String(),
+    leaf_hash: Type.String({ description: 'RFC 9162 leaf hash of the ballot entry, base64' }),
+    accepted_at: Type.String({ description: 'RFC 3339 UTC' }),
+    max_merge_delay: Type.Integer({ minimum: 0, description: 'seconds within which the board promises the leaf' }),
+    acceptance: Type.String({ description: 'C2SP signed note: blindvote/acceptance/v1, signed by the ballot boxes (crypto/src/acceptance.ts)' }),
+    receipt: Type.String({ description: 'path where the receipt is fetched once the ballot is on the board' }),
+  },
+  { additionalProperties: false, description: 'accepted: durable, on the board within max_merge_delay' },
+);
+
 export const ballotRouteSchema = {
   summary: 'Cast a ballot (anonymous: no credential, no cookie)',
   description:
@@ -68,6 +82,7 @@ export const ballotRouteSchema = {
   response: {
     200: { ...ReceiptBody, description: 'identical resubmission: the original receipt' },
     201: { ...ReceiptBody, description: 'appended: the receipt' },
+    202: AcceptanceBody,
     400: error('not JSON, not a v1 ballot, bad base64 or lengths'),
     403: error("the token does not verify under the poll's key"),
     404: error('no such poll'),
@@ -79,5 +94,23 @@ export const ballotRouteSchema = {
     425: error('the poll is not open yet'),
     429: error('the board is busy; retry after Retry-After seconds'),
     500: error('internal error; resubmitting the same ballot is safe'),
+  },
+};
+
+export const receiptRouteSchema = {
+  summary: 'Exchange a signed acceptance for the receipt',
+  description: 'The receipt of the ballot with this leaf hash once it is on the board; 404 with Retry-After until then.',
+  tags: ['ballot-box'],
+  params: Type.Object(
+    {
+      pollId: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }),
+      leafHash: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'the leaf hash in lowercase hex' }),
+    },
+    { additionalProperties: false },
+  ),
+  response: {
+    200: { ...ReceiptBody, description: 'the receipt' },
+    400: error('poll id or leaf hash malformed (64 lowercase hex digits)'),
+    404: error('no such poll, or the ballot is not on the board yet (Retry-After)'),
   },
 };

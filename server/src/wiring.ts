@@ -12,6 +12,7 @@ import type { BoardPublisher } from '@blindvote/issuer';
 import type { BoardFeed } from '@blindvote/tallier';
 
 export function boardPublisher(board: Board): BoardPublisher {
+  if (board.verifierKey === null) throw new Error('boardPublisher: the board is a reader; publish through the sequencer');
   return {
     verifierKey: board.verifierKey,
     boardUrl: (pollId) => board.boardUrl(pollId),
@@ -61,5 +62,6 @@ export function ballotSink(board: Board): BallotSink {
       }
     },
     recorded: (ballot: Ballot) => board.recordedBallot(ballot),
+    byLeafHash: (pollId: string, leafHash: Uint8Array) => board.ballotByLeafHash(pollId, leafHash),
   };
 }

@@ -7,6 +7,7 @@ import fastify from 'fastify';
 import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from 'fastify';
 import type { NoteSigner } from '@blindvote/crypto';
 import { ballotBox } from '../plugin.ts';
+import type { BallotBoxOptions } from '../plugin.ts';
 import type { BallotSink } from '../ports.ts';
 import { FakeSink } from './fake-sink.ts';
 import { DURING, MemoryPollDirectory, newBoardSigner, testPoll } from './polls.ts';
@@ -30,6 +31,7 @@ export interface FixtureOptions {
   /** Replaces the fake sink in the plugin (the fake sink is still built, for its log). */
   readonly sink?: BallotSink;
   readonly maxBodyBytes?: number;
+  readonly acceptance?: BallotBoxOptions['acceptance'];
   /** Runs on the root app before the ballot box is registered (root hooks). */
   readonly root?: (app: FastifyInstance) => void;
 }
@@ -70,6 +72,7 @@ export async function fixture(
     sink: options.sink ?? sink,
     now: () => f.clock,
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...(options.acceptance === undefined ? {} : { acceptance: options.acceptance }),
   });
   await app.ready();
   return f;

@@ -7,9 +7,9 @@
  * verify with crypto's `verifyReceipt`. Appends are serialized: each `submit` yields to the
  * event loop once, then checks and appends without awaiting, as one transaction would.
  */
-import { Checkpoint, CompactRange, boardOrigin, equalBytes, inclusionProof, leafHash, signCheckpoint, toHex } from '@blindvote/crypto';
+import { Checkpoint, CompactRange, boardOrigin, equalBytes, inclusionProof, leafHash, parseEntry, signCheckpoint, toHex } from '@blindvote/crypto';
 import type { Ballot, NodeId, NoteSigner } from '@blindvote/crypto';
-import type { BallotSink, OpenPoll, SubmitOutcome } from '../ports.ts';
+import type { BallotSink, OpenPoll, Recorded, SubmitOutcome } from '../ports.ts';
 
 class MemoryLog {
   readonly entries: Uint8Array[] = [];
@@ -63,6 +63,8 @@ export class FakeSink implements BallotSink {
   readonly #logs = new Map<string, MemoryLog>();
   /** Every ballot handed over, accepted or not. */
   submitted = 0;
+  /** When set, ballots are appended but answered `pending`, as a distributed sink past its wait. */
+  pending = false;
 
   /** `signer` MUST be the key of the polls' `board_key`. */
   constructor(signer: NoteSigner, polls: readonly OpenPoll[]) {
@@ -81,13 +83,23 @@ export class FakeSink implements BallotSink {
     await new Promise((resolve) => setImmediate(resolve));
     const result = log.spendAndAppend(ballot);
     if (result.status === 'spent') return { status: 'spent', index: result.index };
+    if (this.pending) return { status: 'pending', leafHash: leafHash(ballot.serialize()) };
     return { status: result.status, ...(await log.receiptMaterial(result.index, this.#signer)) };
   }
 
-  async recorded(ballot: Ballot): Promise<Extract<SubmitOutcome, { status: 'appended' | 'duplicate' }> | null> {
+  async recorded(ballot: Ballot): Promise<Recorded | null> {
     const log = this.#log(ballot.poll_id);
     const index = log.indexOf(ballot);
     return index === null ? null : { status: 'duplicate' as const, ...(await log.receiptMaterial(index, this.#signer)) };
+  }
+
+  async byLeafHash(pollId: string, hash: Uint8Array): Promise<{ ballot: Ballot; recorded: Recorded } | null> {
+    const log = this.#log(pollId);
+    const index = log.entries.findIndex((entry) => equalBytes(leafHash(entry), hash));
+    if (index < 1) return null;
+    const entry = parseEntry(log.entries[index]!);
+    if (entry.type !== 'ballot') return null;
+    return { ballot: entry, recorded: { status: 'duplicate' as const, ...(await log.receiptMaterial(index, this.#signer)) } };
   }
 
   #log(pollId: string): MemoryLog {
