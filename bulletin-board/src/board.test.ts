@@ -20,7 +20,7 @@ const ORIGIN = (pollId: string) => `board.test/poll/${pollId}`;
 function assertReceipt(board: Board, pollId: string, r: BallotAppend, bytes: Uint8Array): void {
   assert.ok(r.status === 'appended' || r.status === 'duplicate', `status ${r.status}`);
   assert.deepEqual(r.leafHash, leafHash(bytes));
-  const { checkpoint } = openCheckpoint(r.checkpoint, [board.verifierKey], ORIGIN(pollId));
+  const { checkpoint } = openCheckpoint(r.checkpoint, [board.verifierKey!], ORIGIN(pollId));
   verifyInclusion(r.leafHash, r.leafIndex, checkpoint.size, r.inclusionProof, checkpoint.root);
 }
 
@@ -42,7 +42,7 @@ test('publish: the manifest is entry 0 of a new log; the same again resolves; an
     assert.equal(state?.size, 1);
     assert.deepEqual([state?.closed, state?.tallied], [false, false]);
     assert.deepEqual(state?.poll.serialize(), poll.serialize());
-    assert.equal(openCheckpoint(state!.checkpoint, [board.verifierKey], ORIGIN('p1')).checkpoint.size, 1);
+    assert.equal(openCheckpoint(state!.checkpoint, [board.verifierKey!], ORIGIN('p1')).checkpoint.size, 1);
     assert.deepEqual(await board.entries('p1', 0, 10), [poll.serialize()]);
     assert.equal(await board.checkpoint('p1'), state?.checkpoint);
 
@@ -97,7 +97,7 @@ test('appendBallot: appended and duplicate come with a verifiable receipt; a spe
     const dup = await board.appendBallot(ballots[7]!);
     assert.equal(dup.status, 'duplicate');
     assertReceipt(board, 'p1', dup, ballots[7]!.serialize());
-    assert.equal(openCheckpoint((dup as { checkpoint: string }).checkpoint, [board.verifierKey]).checkpoint.size, 42);
+    assert.equal(openCheckpoint((dup as { checkpoint: string }).checkpoint, [board.verifierKey!]).checkpoint.size, 42);
     assert.equal((dup as { leafIndex: number }).leafIndex, (results[7] as { leafIndex: number }).leafIndex);
 
     const other = ballot('p1', 'c', ballots[7]!.token);

@@ -31,11 +31,17 @@ import type { LogStorage } from './storage.ts';
 
 export interface BoardOptions {
   readonly storage: LogStorage;
-  /** The Ed25519 key that signs every checkpoint (C2SP signed note). */
-  readonly signer: NoteSigner;
+  /**
+   * The Ed25519 key that signs every checkpoint (C2SP signed note). Without it the Board is a
+   * reader: it serves what the one writer (a Board with the signer, elsewhere) committed, every
+   * write rejects, and the closed flag of an open poll is re-read at most `statusTtlMs` late.
+   */
+  readonly signer?: NoteSigner;
   /** Public base URL, e.g. `https://vote.example` (normalized, no trailing slash). */
   readonly baseUrl: string;
   readonly sequencer?: SequencerOptions;
+  /** Readers only: how long an "open" status is trusted before it is read again (default 1000 ms). */
+  readonly statusTtlMs?: number;
 }
 
 export interface PollState {
@@ -61,9 +67,14 @@ export type BallotAppend =
   /** The token was spent by another entry, at `index`. */
   | { readonly status: 'spent'; readonly index: number };
 
+/** Receipt material of a ballot already on the board. */
+export type RecordedBallot = Extract<BallotAppend, { status: 'appended' | 'duplicate' }> & { readonly status: 'duplicate' };
+
 interface Status {
   readonly closed: boolean;
   readonly tallied: boolean;
+  /** Readers: when an open status is to be read again (writers know every change they make). */
+  readonly until?: number;
 }
 
 const OPEN: Status = { closed: false, tallied: false };
@@ -85,13 +96,20 @@ function rejecting<T>(check: () => T): T {
 }
 
 
+/** A write asked of a reader Board (one without the signer). */
+export class ReadOnlyBoardError extends Error {
+  override name = 'ReadOnlyBoardError';
+}
+
 export class Board {
-  readonly verifierKey: string;
+  /** The checkpoint verifier key (C2SP); null on a reader. */
+  readonly verifierKey: string | null;
   /** Reads of the logs: tiles, bundles, checkpoints, proofs (what the HTTP routes serve). */
   readonly reader: LogReader;
   readonly #storage: LogStorage;
-  readonly #sequencer: Sequencer;
+  readonly #sequencer: Sequencer | null;
   readonly #baseUrl: string;
+  readonly #statusTtlMs: number;
   /** Parsed manifests (immutable once on the board). */
   readonly #polls = new Map<string, Poll>();
   readonly #status = new Map<string, Status>();
@@ -112,10 +130,11 @@ export class Board {
     if (options.baseUrl.endsWith('/')) throw new RangeError(`baseUrl: ${options.baseUrl} must not end with "/"`);
     boardOrigin(`${options.baseUrl}/poll/p`, 'baseUrl');
     this.#storage = options.storage;
-    this.#sequencer = new Sequencer(options.storage, [options.signer], options.sequencer);
+    this.#sequencer = options.signer === undefined ? null : new Sequencer(options.storage, [options.signer], options.sequencer);
     this.reader = new LogReader(options.storage);
     this.#baseUrl = options.baseUrl;
-    this.verifierKey = options.signer.verifierKey;
+    this.#statusTtlMs = options.statusTtlMs ?? 1000;
+    this.verifierKey = options.signer?.verifierKey ?? null;
   }
 
   /** The poll's C2SP tlog-tiles prefix URL; its checkpoint origin is this without the scheme. */
@@ -212,7 +231,13 @@ export class Board {
 
   // -------------------------------------------------------------------------------------------
 
+  get #writer(): Sequencer {
+    if (this.#sequencer === null) throw new ReadOnlyBoardError('board: this is a reader (no signing key); writes go to the sequencer');
+    return this.#sequencer;
+  }
+
   #write<T>(op: () => Promise<T>): Promise<T> {
+    if (this.#sequencer === null) return Promise.reject(new ReadOnlyBoardError('board: this is a reader (no signing key); writes go to the sequencer'));
     if (this.#stopped) return Promise.reject(new OverloadedError('board: shutting down, nothing was appended; retry later'));
     const work = op();
     this.#work.add(work);
@@ -253,7 +278,8 @@ export class Board {
   /** Closed/tallied, from memory or from the last of the log's `size` entries. */
   async #statusOf(pollId: string, size?: number): Promise<Status> {
     const known = this.#status.get(pollId);
-    if (known !== undefined) return known;
+    if (known !== undefined && (known.until === undefined || known.until > Date.now())) return known;
+    if (known !== undefined) this.#status.delete(pollId);
     const n = size ?? (await this.#storage.head(pollId))?.size ?? 0;
     let status = OPEN;
     if (n > 1) {
@@ -261,6 +287,8 @@ export class Board {
       const type = last === undefined ? 'ballot' : parseEntry(last).type;
       status = { closed: type === 'close' || type === 'tally', tallied: type === 'tally' };
     }
+    // A reader learns of the writer's close or tally only from the log: an open status expires.
+    if (this.#sequencer === null && !status.tallied) status = { ...status, until: Date.now() + this.#statusTtlMs };
     // A status set meanwhile by this Board's own close or tally is newer: keep it.
     if (!this.#status.has(pollId)) this.#status.set(pollId, status);
     return this.#status.get(pollId)!;
@@ -278,10 +306,10 @@ export class Board {
       if (!equalBytes(known.serialize(), bytes)) throw conflict();
       return;
     }
-    if (await this.#sequencer.createLog(pollId, boardOrigin(this.boardUrl(pollId)))) this.#announce(pollId, 0);
+    if (await this.#writer.createLog(pollId, boardOrigin(this.boardUrl(pollId)))) this.#announce(pollId, 0);
     const [first] = await this.#storage.readEntries(pollId, 0, 1);
     if (first === undefined) {
-      const r = await this.#sequencer.append(pollId, bytes, entryTokenId('poll', pollId));
+      const r = await this.#writer.append(pollId, bytes, entryTokenId('poll', pollId));
       if (r.status === 'spent') throw conflict();
       if (r.index !== 0) throw new Error(`board: the manifest of "${pollId}" went to index ${r.index}, not 0`);
       if (r.status === 'appended') this.#announce(pollId, this.#tree(pollId, r.checkpoint).size);
@@ -301,7 +329,7 @@ export class Board {
     // From this check to the hand-over to the sequencer nothing awaits, so a close that starts
     // now finds this append in #inflight and waits for it.
     if (status.closed || this.#closing.has(pollId)) throw new PollClosedError(pollId);
-    const append = this.#sequencer.append(pollId, bytes, tokenId);
+    const append = this.#writer.append(pollId, bytes, tokenId);
     let inflight = this.#inflight.get(pollId);
     if (inflight === undefined) this.#inflight.set(pollId, (inflight = new Set()));
     inflight.add(append);
@@ -327,7 +355,7 @@ export class Board {
    * Receipt material of exactly `ballot` if it is on the board (a retry whose answer was lost,
    * arriving after the close), else null. Appends nothing, so it is safe on a closed poll.
    */
-  async recordedBallot(ballot: Ballot): Promise<Extract<BallotAppend, { status: 'appended' | 'duplicate' }> | null> {
+  async recordedBallot(ballot: Ballot): Promise<RecordedBallot | null> {
     const pollId = ballot.poll_id;
     await this.#published(pollId);
     const index = await this.#storage.spentIndex(pollId, ballot.tokenId());
@@ -335,6 +363,25 @@ export class Board {
     const bytes = ballot.serialize();
     const [stored] = await this.#storage.readEntries(pollId, index, index + 1);
     if (stored === undefined || !equalBytes(stored, bytes)) return null;
+    return this.#recorded(pollId, index, bytes);
+  }
+
+  /**
+   * The ballot whose leaf hash this is, with its receipt material (how a voter exchanges a
+   * signed acceptance for the receipt), or null when no ballot with it is on the board yet.
+   */
+  async ballotByLeafHash(pollId: string, hash: Uint8Array): Promise<{ readonly ballot: Ballot; readonly recorded: RecordedBallot } | null> {
+    await this.#published(pollId);
+    const index = await this.#storage.leafIndex(pollId, hash);
+    if (index === null) return null;
+    const [stored] = await this.#storage.readEntries(pollId, index, index + 1);
+    if (stored === undefined) return null;
+    const entry = parseEntry(stored);
+    if (entry.type !== 'ballot') return null;
+    return { ballot: entry, recorded: await this.#recorded(pollId, index, stored) };
+  }
+
+  async #recorded(pollId: string, index: number, bytes: Uint8Array): Promise<RecordedBallot> {
     const checkpoint = (await this.#storage.head(pollId))!.checkpoint;
     const tree = this.#tree(pollId, checkpoint);
     return { status: 'duplicate' as const, leafIndex: index, leafHash: leafHash(bytes), checkpoint, inclusionProof: await tree.inclusionProof(index) };
@@ -374,7 +421,7 @@ export class Board {
         poll.checkClose(entry);
         return entry;
       });
-      const r = await this.#sequencer.append(pollId, close.serialize(), entryTokenId('close', pollId));
+      const r = await this.#writer.append(pollId, close.serialize(), entryTokenId('close', pollId));
       if (r.status === 'appended') {
         this.#status.set(pollId, { closed: true, tallied: false });
         this.#announce(pollId, this.#tree(pollId, r.checkpoint).size);
@@ -413,7 +460,7 @@ export class Board {
     if (!equalBytes(tally.root, await this.reader.root(pollId, size))) {
       throw new EntryRejectedError(`tally.root: not the root of the board's first ${size} entries (up to and including the close entry)`);
     }
-    const r = await this.#sequencer.append(pollId, bytes, entryTokenId('tally', pollId));
+    const r = await this.#writer.append(pollId, bytes, entryTokenId('tally', pollId));
     if (r.status === 'spent') throw new BoardConflictError(pollId, 'already has a different tally; a board holds one');
     this.#status.set(pollId, { closed: true, tallied: true });
     if (r.status === 'appended') this.#announce(pollId, this.#tree(pollId, r.checkpoint).size);

@@ -1,5 +1,5 @@
-export { Board } from './board.ts';
-export type { BallotAppend, BoardOptions, PollState } from './board.ts';
+export { Board, ReadOnlyBoardError } from './board.ts';
+export type { BallotAppend, BoardOptions, PollState, RecordedBallot } from './board.ts';
 export { BoardConflictError, PollClosedError, UnknownPollError } from './errors.ts';
 export { boardRoutes } from './http/routes.ts';
 export type { BoardRoutesOptions } from './http/routes.ts';

@@ -62,7 +62,7 @@ async function assertError(url: string, status: number, code: string, message?: 
   if (message !== undefined) assert.match(String(body.message), message, url);
 }
 
-const latest = async (pollId: string) => openCheckpoint((await t.board.state(pollId))!.checkpoint, [t.board.verifierKey], `board.test/poll/${pollId}`).checkpoint;
+const latest = async (pollId: string) => openCheckpoint((await t.board.state(pollId))!.checkpoint, [t.board.verifierKey!], `board.test/poll/${pollId}`).checkpoint;
 
 test('GET checkpoint: the latest signed note as text/plain, never cached; unknown poll 404, malformed id 400', async () => {
   const res = await get('/poll/live/checkpoint');
@@ -70,7 +70,7 @@ test('GET checkpoint: the latest signed note as text/plain, never cached; unknow
   assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
   assert.equal(res.headers['cache-control'], 'no-store');
   assert.equal(res.headers['access-control-allow-origin'], '*');
-  const { checkpoint } = openCheckpoint(res.body, [t.board.verifierKey], 'board.test/poll/live');
+  const { checkpoint } = openCheckpoint(res.body, [t.board.verifierKey!], 'board.test/poll/live');
   assert.equal(checkpoint.size, SIZE);
   await assertError('/poll/nope/checkpoint', 404, 'BV_POLL_NOT_FOUND', /poll "nope"/);
   await assertError('/poll/Not_A_Poll/checkpoint', 400, 'FST_ERR_VALIDATION', /pollId/);
@@ -160,7 +160,7 @@ test('GET /v1/board/:pollId: size, lifecycle and checkpoint', async () => {
   assert.equal(res.headers['cache-control'], 'no-store');
   const body = json(res);
   assert.deepEqual({ ...body, checkpoint: undefined }, { poll_id: 'live', board: 'http://board.test/poll/live', size: SIZE, closed: false, tallied: false, checkpoint: undefined });
-  assert.equal(openCheckpoint(String(body.checkpoint), [t.board.verifierKey]).checkpoint.size, SIZE);
+  assert.equal(openCheckpoint(String(body.checkpoint), [t.board.verifierKey!]).checkpoint.size, SIZE);
   await assertError('/v1/board/nope', 404, 'BV_POLL_NOT_FOUND');
   await assertError('/v1/board/-bad', 400, 'FST_ERR_VALIDATION');
 });
@@ -170,7 +170,7 @@ test('GET inclusion proof: by index or leaf hash, at the latest or a published s
   const check = (body: Record<string, unknown>, index: number, size: number) => {
     assert.equal(body.leaf_index, index);
     assert.equal(body.tree_size, size);
-    const { checkpoint } = openCheckpoint(String(body.checkpoint), [t.board.verifierKey], 'board.test/poll/live');
+    const { checkpoint } = openCheckpoint(String(body.checkpoint), [t.board.verifierKey!], 'board.test/poll/live');
     assert.equal(checkpoint.size, size);
     const proof = (body.inclusion_proof as string[]).map((h) => fromBase64(h, 'proof', 32));
     verifyInclusion(leafHash(entries[index]!), index, size, proof, checkpoint.root);
@@ -211,7 +211,7 @@ test('GET inclusion proof: refusals name the parameter', async () => {
 
 test('GET consistency proof: between published sizes it verifies; refusals name the parameter', async () => {
   const cp = await latest('live');
-  const old = openCheckpoint(early.note, [t.board.verifierKey]).checkpoint;
+  const old = openCheckpoint(early.note, [t.board.verifierKey!]).checkpoint;
   const res = await get(`/v1/board/live/proof/consistency?from=${early.size}`);
   assert.equal(res.statusCode, 200);
   const body = json(res);
