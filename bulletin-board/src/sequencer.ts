@@ -95,6 +95,14 @@ export interface SequencerOptions {
   readonly maxBatchBytes?: number;
   /** Most entry bytes waiting per poll before appends are refused with OverloadedError (default 64 MiB). */
   readonly maxQueueBytes?: number;
+  /**
+   * Called once per committed batch (never for a batch whose transaction failed), after the
+   * commit and before its callers resume: `entries` in the batch, `appended` to the log (the rest
+   * were duplicates or double spends), `seconds` from taking the batch off the queue to its
+   * commit (waiting behind the previous batch's lock included). For metrics: it MUST be cheap and
+   * MUST NOT retain the info; what it throws is dropped, appends go on.
+   */
+  readonly onBatch?: (info: { pollId: string; entries: number; appended: number; seconds: number }) => void;
 }
 
 export class Sequencer {
@@ -104,6 +112,7 @@ export class Sequencer {
   readonly #maxQueue: number;
   readonly #maxBatchBytes: number;
   readonly #maxQueueBytes: number;
+  readonly #onBatch: SequencerOptions['onBatch'];
   readonly #queues = new Map<string, Pending[]>();
   readonly #queuedBytes = new Map<string, number>();
   readonly #running = new Map<string, Promise<void>>();
@@ -117,6 +126,7 @@ export class Sequencer {
     this.#maxQueue = options.maxQueue ?? 200_000;
     this.#maxBatchBytes = options.maxBatchBytes ?? 8 << 20;
     this.#maxQueueBytes = options.maxQueueBytes ?? 64 << 20;
+    this.#onBatch = options.onBatch;
   }
 
   /** Creates the poll's empty log with a signed size-0 checkpoint; false if it exists. */
@@ -232,6 +242,7 @@ export class Sequencer {
 
   /** Commits one batch after `previous` locked the log; settles its callers only after the commit. */
   #commit(pollId: string, batch: readonly Pending[], plan: Plan | null, previous: Promise<void> | undefined): Inflight {
+    const started = performance.now();
     let onLocked!: () => void;
     const locked = new Promise<void>((resolve) => (onLocked = resolve)).then(() => {
       inflight.isLocked = true;
@@ -245,6 +256,15 @@ export class Sequencer {
       done: this.#storage.transact(pollId, (tx) => this.#sequence(pollId, tx, batch, plan, previous, onLocked)).then(
         ({ results, head }) => {
           inflight.head = head;
+          if (this.#onBatch !== undefined) {
+            const seconds = (performance.now() - started) / 1000;
+            const appended = results.reduce((n, r) => (r.status === 'appended' ? n + 1 : n), 0);
+            try {
+              this.#onBatch({ pollId, entries: batch.length, appended, seconds });
+            } catch {
+              // A metrics hook MUST NOT fail a committed batch (SequencerOptions.onBatch).
+            }
+          }
           // Callers resume in slices on later turns, so database replies for the following
           // batch are not kept waiting behind thousands of continuations.
           const resume = (from: number) => {
