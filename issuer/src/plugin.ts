@@ -22,8 +22,8 @@ import { TokenKeys } from './polls/token-keys.ts';
 import { PollLifecycle } from './polls/lifecycle.ts';
 import { CloseScheduler } from './polls/scheduler.ts';
 import type { BoardPublisher } from './ports.ts';
-import { rateLimiters } from './rate-limits.ts';
-import type { RateLimitOptions } from './rate-limits.ts';
+import { RateLimitStoreUnavailable, rateLimiters, STORE_RETRY_SECONDS } from './rate-limits.ts';
+import type { RateLimitOptions, RateLimitRedis } from './rate-limits.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { pollRoutes } from './routes/polls.ts';
 import { rollRoutes } from './routes/roll.ts';
@@ -47,6 +47,14 @@ export interface IssuerOptions {
   readonly tokenKeyBits?: number;
   /** Per-limit overrides of DEFAULT_RATE_LIMITS (true or absent: the defaults), or false for none (load tests). */
   readonly rateLimit?: RateLimitOptions | boolean;
+  /**
+   * An ioredis client (or anything with its `defineCommand`): the rate-limit counters live in
+   * that Redis, shared by every issuer instance using it (absent: in memory, per process). When
+   * it fails or is slower than `rateLimitTimeoutMs`, rate-limited requests are refused with 503.
+   */
+  readonly rateLimitRedis?: RateLimitRedis;
+  /** Longest wait for the rate-limit store (default 2000 ms). */
+  readonly rateLimitTimeoutMs?: number;
   /** The close scheduler (default: every 1000 ms), or false to run none in this process. */
   readonly scheduler?: { readonly intervalMs?: number } | false;
   /** The clock (tests). */
@@ -69,7 +77,10 @@ export async function issuer(app: FastifyInstance, options: IssuerOptions): Prom
     store,
     board,
     sessions,
-    limits: await rateLimiters(app, rateLimit === true ? {} : rateLimit),
+    limits: await rateLimiters(app, rateLimit === true ? {} : rateLimit, {
+      ...(options.rateLimitRedis === undefined ? {} : { redis: options.rateLimitRedis }),
+      ...(options.rateLimitTimeoutMs === undefined ? {} : { timeoutMs: options.rateLimitTimeoutMs }),
+    }),
     lifecycle,
     keys,
     now,
@@ -78,6 +89,16 @@ export async function issuer(app: FastifyInstance, options: IssuerOptions): Prom
     admins,
     principal: (request) => principals.get(request) ?? null,
   };
+
+  // The one 5xx whose message is for the client (the composition root hides 5xx details): answered
+  // here; every other error goes on to the parent's handler unchanged.
+  app.setErrorHandler((error, _request, reply) => {
+    if (!(error instanceof RateLimitStoreUnavailable)) throw error;
+    return reply
+      .code(503)
+      .header('retry-after', String(STORE_RETRY_SECONDS))
+      .send({ statusCode: 503, code: error.code, error: 'Service Unavailable', message: error.message });
+  });
 
   app.addHook('onRequest', async (request) => {
     const principal = await authenticator.authenticate(request.headers.authorization);

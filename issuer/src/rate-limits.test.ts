@@ -66,3 +66,67 @@ test('rate limits: per address on registration and sign-in, per address and per 
   const address = await from('10.0.0.6', url, body, tokens[1]);
   assert.deepEqual([address.statusCode, address.json().message.split(':')[0]], [429, 'too many token requests from this address']);
 });
+
+/**
+ * A stand-in for ioredis under @fastify/rate-limit's Redis store: its scripts become commands that
+ * count in a Map, or fail while `down`. (The real Redis: server/src/distributed/rate-limits-redis.test.ts.)
+ */
+function scriptedRedis() {
+  const counts = new Map<string, number>();
+  const redis = {
+    down: false,
+    defineCommand(name: string): void {
+      (redis as unknown as Record<string, unknown>)[name] = (key: string, ...rest: unknown[]) => {
+        const callback = rest.at(-1) as (err: Error | null, result?: [number, number]) => void;
+        if (redis.down) return callback(new Error('connection refused (test)'));
+        const current = (counts.get(key) ?? 0) + (name === 'rateLimit' ? 1 : 0);
+        counts.set(key, current);
+        callback(null, [current, 60_000]);
+      };
+    },
+  };
+  return redis;
+}
+
+test('rate limits: a store that fails refuses registration, sign-in and issuance with 503 + Retry-After; nothing is issued or created', async () => {
+  const redis = scriptedRedis();
+  const h = await harness({ rateLimit: {}, rateLimitRedis: redis });
+  const token = await h.voter('alice');
+  const manifest = await h.publishedPoll(['alice']);
+  redis.down = true;
+  const calls = [
+    await h.call('POST', `/v1/polls/${manifest.poll_id}/tokens`, token, { blinded_msg: randomBlindedMsg(manifest) }),
+    await h.call('POST', '/v1/sessions', null, { username: 'alice', password: PASSWORD }),
+    await h.call('POST', '/v1/accounts', null, { username: 'bob', password: PASSWORD }),
+    await h.call('PUT', '/v1/me/password', token, { current_password: 'wrong password here', new_password: 'another good password' }),
+  ];
+  for (const res of calls) {
+    assert.equal(res.statusCode, 503, res.body);
+    assert.equal(res.headers['retry-after'], '5');
+    assert.equal(res.json().code, 'BV_RATE_LIMIT_STORE_UNAVAILABLE');
+    assert.match(res.json().message, /^the rate-limit store is unavailable, so this request was refused and nothing was done: retry in 5 seconds$/);
+  }
+  assert.equal(await h.store.issuedCount(manifest.poll_id), 0);
+  assert.equal(await h.store.account('bob'), null);
+
+  redis.down = false;
+  assert.equal((await h.call('POST', `/v1/polls/${manifest.poll_id}/tokens`, token, { blinded_msg: randomBlindedMsg(manifest) })).statusCode, 200);
+  assert.equal(await h.store.issuedCount(manifest.poll_id), 1);
+});
+
+test('rate limits: a store that never answers is given up on after rateLimitTimeoutMs (503)', async () => {
+  // Its commands never call back, as an ioredis client queueing commands while Redis is unreachable.
+  const hanging = {
+    defineCommand(name: string): void {
+      (hanging as unknown as Record<string, unknown>)[name] = () => {};
+    },
+  };
+  const h = await harness({ rateLimit: {}, rateLimitRedis: hanging, rateLimitTimeoutMs: 200 });
+  const started = performance.now();
+  const res = await h.call('POST', '/v1/accounts', null, { username: 'carol', password: PASSWORD });
+  const ms = performance.now() - started;
+  assert.deepEqual([res.statusCode, res.json().code], [503, 'BV_RATE_LIMIT_STORE_UNAVAILABLE']);
+  assert.ok(ms >= 190 && ms < 1000, `refused after ${ms.toFixed(0)} ms`);
+  assert.equal(await h.store.account('carol'), null);
+  await assert.rejects(harness({ rateLimit: {}, rateLimitRedis: hanging, rateLimitTimeoutMs: 0 }), /timeoutMs: expected a positive number/);
+});

@@ -1,11 +1,44 @@
 /**
- * Rate limits (@fastify/rate-limit; its in-memory store for now, Redis at scale), answered with
- * 429 and Retry-After. Defaults let one machine, or one NAT'd office, bring 200 voters through
- * registration, sign-in and issuance within a minute, and stop password guessing on one account.
+ * Rate limits (@fastify/rate-limit), answered with 429 and Retry-After. Defaults let one machine,
+ * or one NAT'd office, bring 200 voters through registration, sign-in and issuance within a
+ * minute, and stop password guessing on one account.
+ *
+ * Store: in memory (one process), or Redis (`store.redis`: every issuer instance sharing that
+ * Redis counts together, so N instances do not allow N times the limit).
+ *
+ * Fail closed: a limit that cannot be checked is not passed. When the store fails or does not
+ * answer within `store.timeoutMs`, the request is refused with RateLimitStoreUnavailable (503 +
+ * Retry-After) before its handler runs (registration, sign-in, issuance: nothing signed, stored or
+ * changed); a failed sign-in whose failure cannot be counted is answered 503, not 401.
  */
+import createError from '@fastify/error';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimited } from './errors.ts';
+
+/**
+ * The part of an ioredis client that @fastify/rate-limit's Redis store uses (it defines its Lua
+ * scripts as commands). Declared here so the issuer does not depend on ioredis.
+ */
+export interface RateLimitRedis {
+  defineCommand(name: string, definition: { numberOfKeys?: number; lua: string }): unknown;
+}
+
+export interface RateLimitStore {
+  /** Shared counters in Redis (absent: in memory, this process only). */
+  readonly redis?: RateLimitRedis;
+  /** Longest wait for the store before a request is refused (default 2000 ms). */
+  readonly timeoutMs?: number;
+}
+
+/** What a client is told to wait when the store is unavailable, in seconds. */
+export const STORE_RETRY_SECONDS = 5;
+
+export const RateLimitStoreUnavailable = createError<'BV_RATE_LIMIT_STORE_UNAVAILABLE', 503, [number]>(
+  'BV_RATE_LIMIT_STORE_UNAVAILABLE',
+  'the rate-limit store is unavailable, so this request was refused and nothing was done: retry in %d seconds',
+  503,
+);
 
 export interface Limit {
   readonly max: number;
@@ -43,7 +76,10 @@ export interface Limiters {
   readonly tokensPerAccount: Hit;
   /** Throws RateLimited when the username already has too many failures; counts nothing. */
   readonly loginAllowed: Hit;
-  /** Counts one failure for the username; never throws RateLimited (the attempt already failed). */
+  /**
+   * Counts one failure for the username; never throws RateLimited (the attempt already failed),
+   * but throws RateLimitStoreUnavailable when the failure cannot be counted.
+   */
   readonly loginFailed: Hit;
 }
 
@@ -52,12 +88,37 @@ const NO_LIMIT: Hit = async () => {};
 /** Client IPs as @fastify/rate-limit keys them (IPv6 by /64). */
 export const ipKey = (request: FastifyRequest): string => normalizeIP(request.ip);
 
-export async function rateLimiters(app: FastifyInstance, options: RateLimitOptions | false): Promise<Limiters> {
+export async function rateLimiters(app: FastifyInstance, options: RateLimitOptions | false, store: RateLimitStore = {}): Promise<Limiters> {
   if (options === false) {
     return { registerPerIp: NO_LIMIT, loginPerIp: NO_LIMIT, tokensPerIp: NO_LIMIT, tokensPerAccount: NO_LIMIT, loginAllowed: NO_LIMIT, loginFailed: NO_LIMIT };
   }
   const limits = { ...DEFAULT_RATE_LIMITS, ...options };
-  await app.register(rateLimit, { global: false });
+  const timeoutMs = store.timeoutMs ?? 2000;
+  if (!(timeoutMs > 0)) throw new RangeError(`rate-limit store timeoutMs: expected a positive number of milliseconds, got ${timeoutMs}`);
+  // skipOnError false (the default): a store error rejects the check, and `checked` refuses.
+  await app.register(rateLimit, { global: false, skipOnError: false, ...(store.redis === undefined ? {} : { redis: store.redis, nameSpace: 'blindvote:rate-limit:' }) });
+
+  let down = false;
+  /** The check's result, or RateLimitStoreUnavailable when the store failed or took too long. */
+  const checked = async <T>(check: Promise<T>): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const result = await Promise.race([check, timeout]);
+      if (down) app.log.info('issuer: the rate-limit store answers again');
+      down = false;
+      return result;
+    } catch (error) {
+      // Logged once per outage: every request meanwhile is refused the same way.
+      if (!down) app.log.error({ err: error }, 'issuer: the rate-limit store is unavailable; refusing rate-limited requests (503) until it answers');
+      down = true;
+      throw new RateLimitStoreUnavailable(STORE_RETRY_SECONDS);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   const limiter = (name: string, limit: Limit, what: string) => {
     const keys = new WeakMap<FastifyRequest, string>();
@@ -73,7 +134,7 @@ export async function rateLimiters(app: FastifyInstance, options: RateLimitOptio
     const check = app.createRateLimit(settings);
     return async (request: FastifyRequest, reply: FastifyReply, key: string, mode: 'count' | 'peek' | 'count-quietly'): Promise<void> => {
       keys.set(request, `blindvote-issuer:${name}:${key}`);
-      const result = await check(request, { increment: mode !== 'peek' });
+      const result = await checked(check(request, { increment: mode !== 'peek' }));
       if (result.isAllowed || mode === 'count-quietly') return;
       if (mode === 'peek' ? result.remaining === 0 : result.isExceeded) {
         const seconds = Math.max(1, result.ttlInSeconds);

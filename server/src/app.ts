@@ -77,7 +77,7 @@ export async function buildService(config: Config): Promise<Service> {
   });
   await app.register(ballotBox, { polls: pollDirectory(board), sink: ballotSink(board) });
   await app.register(boardRoutes, { board });
-  await app.register(tallierRoutes, { tallier });
+  await app.register(tallierRoutes, { live: tallier.live });
   await app.register(webClient, {});
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

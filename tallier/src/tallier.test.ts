@@ -7,9 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Checkpoint, CompactRange, Recount, Tally, TokenVerifier, leafHash, openCheckpoint, parseEntry, signCheckpoint, utf8 } from '@blindvote/crypto';
 import type { Entry } from '@blindvote/crypto';
-import type { BoardFeed } from './ports.ts';
+import { MemoryLiveStore } from './live-memory.ts';
+import type { BoardFeed, LiveStore } from './ports.ts';
 import { Tallier } from './tallier.ts';
-import type { TallierOptions } from './tallier.ts';
+import type { ErrorKind, TallierOptions } from './tallier.ts';
 import type { ResultsSnapshot } from './snapshot.ts';
 import { BOARD_SIGNER, HOST, OTHER_SIGNER, ballot, ballots, close, election, forged, tokens } from './testing/election.ts';
 import type { Election } from './testing/election.ts';
@@ -18,7 +19,7 @@ import { MemoryBoard } from './testing/memory-board.ts';
 interface Reported {
   readonly pollId: string;
   readonly message: string;
-  readonly kind: 'board' | 'feed';
+  readonly kind: ErrorKind;
 }
 
 async function started(board: MemoryBoard, options: Partial<TallierOptions> = {}): Promise<{ tallier: Tallier; errors: Reported[] }> {
@@ -340,4 +341,89 @@ test('entries are read in chunks of at most `chunk`, and polls created later are
   assert.ok(reads.every(([from, to]) => to - from <= 4), JSON.stringify(reads));
   assert.throws(() => new Tallier({ feed, chunk: 4097 }), /1\.\.4096/);
   await tallier.stop();
+});
+
+test('the LiveStore: each published snapshot lands in it; republishing refills a store that lost everything, without new votes', async () => {
+  const E = await election('republish');
+  const id = E.poll.poll_id;
+  const board = new MemoryBoard();
+  board.append(id, [E.poll, ...ballots(E, 4)]);
+  const live = new MemoryLiveStore();
+  const { tallier, errors } = await started(board, { live, republishMs: 30 });
+  assert.equal(tallier.live, live);
+  assert.deepEqual(await live.snapshot(id), snapshotOf(tallier, id));
+
+  const got: ResultsSnapshot[] = [];
+  live.subscribe(id, (s) => got.push(s));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(got, [], 'republishing an unchanged snapshot notifies no one');
+
+  live.clear();
+  assert.equal(await live.snapshot(id), null);
+  for (let i = 0; i < 100 && (await live.snapshot(id)) === null; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(await live.snapshot(id), snapshotOf(tallier, id));
+  assert.deepEqual(got, [snapshotOf(tallier, id)], 'subscribers see the counts again');
+  assert.deepEqual(errors, []);
+  await tallier.stop();
+  assert.throws(() => new Tallier({ feed: board, republishMs: 0 }), /republishMs: expected a positive number/);
+});
+
+test('a LiveStore that fails: reported once (kind "live"), counting goes on, and the next republish catches up', async () => {
+  const E = await election('live-down');
+  const id = E.poll.poll_id;
+  const board = new MemoryBoard();
+  board.append(id, [E.poll, ...ballots(E, 2)]);
+  const inner = new MemoryLiveStore();
+  let down = true;
+  const live: LiveStore = {
+    publish: async (s) => {
+      if (down) throw new Error('live store unreachable (test)');
+      return inner.publish(s);
+    },
+    snapshot: (p) => inner.snapshot(p),
+    subscribe: (p, l) => inner.subscribe(p, l),
+  };
+  const { tallier, errors } = await started(board, { live, republishMs: 20, updateIntervalMs: 0 });
+  board.append(id, ballots(E, 3, 2));
+  await tallier.idle();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(errors, [{ pollId: id, message: 'live store unreachable (test)', kind: 'live' }]);
+  assert.equal(snapshotOf(tallier, id).ballots_counted, 5);
+  assert.equal(await inner.snapshot(id), null);
+
+  down = false;
+  for (let i = 0; i < 100 && (await inner.snapshot(id)) === null; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(await inner.snapshot(id), snapshotOf(tallier, id));
+  down = true;
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(errors.length, 2, 'a new outage after a success is reported again, once');
+  await tallier.stop();
+});
+
+test('a LiveStore that hangs: republishes do not pile up behind a publish under way', async () => {
+  const E = await election('live-hangs');
+  const id = E.poll.poll_id;
+  const board = new MemoryBoard();
+  board.append(id, [E.poll, ...ballots(E, 2)]);
+  const inner = new MemoryLiveStore();
+  let calls = 0;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const live: LiveStore = {
+    publish: async (s) => {
+      calls++;
+      await held;
+      return inner.publish(s);
+    },
+    snapshot: (p) => inner.snapshot(p),
+    subscribe: (p, l) => inner.subscribe(p, l),
+  };
+  const { tallier } = await started(board, { live, republishMs: 10 });
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  assert.equal(calls, 1, 'one publish, no republish while it is under way');
+  release();
+  for (let i = 0; i < 100 && calls < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(calls >= 3, 'republishing resumes once the store answers');
+  await tallier.stop();
+  assert.deepEqual(await inner.snapshot(id), snapshotOf(tallier, id));
 });

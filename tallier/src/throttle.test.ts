@@ -1,10 +1,12 @@
 /**
  * Pushed updates: at most 4 per second per poll, coalesced to the latest state, the last one
- * never dropped; first the Throttle alone, then a Tallier fed by a board appending fast.
+ * never dropped; first the Throttle alone, then what a Tallier fed by a board appending fast
+ * publishes into its LiveStore.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MemoryLiveStore } from './live-memory.ts';
 import { Tallier } from './tallier.ts';
 import type { ResultsSnapshot } from './snapshot.ts';
 import { Throttle } from './throttle.ts';
@@ -37,11 +39,12 @@ test('many appends: at most 4 updates in any second, each the latest state, the 
   const id = E.poll.poll_id;
   const board = new MemoryBoard();
   board.append(id, [E.poll]);
-  const tallier = new Tallier({ feed: board });
+  const live = new MemoryLiveStore();
+  const tallier = new Tallier({ feed: board, live });
   await tallier.start();
   await tallier.idle();
   const updates: { at: number; snapshot: ResultsSnapshot }[] = [];
-  tallier.subscribe(id, (snapshot) => updates.push({ at: performance.now(), snapshot }));
+  live.subscribe(id, (snapshot) => updates.push({ at: performance.now(), snapshot }));
 
   const batches = 60;
   const all = ballots(E, batches * 2);
