@@ -9,6 +9,8 @@ export type {
   AccountRecord, Frozen, IssueOutcome, IssuerStore, NewAccount, NewRoll, PollDraft, PollRecord, PollState, RollSummary, TokenKeyMaterial,
 } from './store.ts';
 export { SqliteIssuerStore } from './store/sqlite.ts';
+export { IssuerStoreError, PostgresIssuerStore } from './store/postgres.ts';
+export type { PostgresIssuerStoreOptions } from './store/postgres.ts';
 export { ensureAdmin } from './auth/bootstrap.ts';
 export type { IdpOptions } from './auth/idp.ts';
 export type { Principal } from './auth/principal.ts';
