@@ -7,14 +7,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Fastify, { LogController } from 'fastify';
-import type { FastifyError, FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
 import { ballotBox } from '@blindvote/ballot-box';
 import { Board, boardRoutes, SqliteLogStorage } from '@blindvote/bulletin-board';
 import { ensureAdmin, issuer, SqliteIssuerStore } from '@blindvote/issuer';
 import type { IdpOptions } from '@blindvote/issuer';
 import { Tallier, tallierRoutes } from '@blindvote/tallier';
+import { baseApp } from './base-app.ts';
 import type { Config } from './config.ts';
 import { boardSigner, writeAdminPassword } from './keys.ts';
 import { ballotSink, boardFeed, boardPublisher, pollDirectory } from './wiring.ts';
@@ -31,35 +30,15 @@ export interface Service {
 
 export async function buildService(config: Config): Promise<Service> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const { app, metrics } = await baseApp(config, 'blindvote');
   // Issuer and board never share a database (DESIGN.md promise 5): two files.
   const boardStorage = new SqliteLogStorage(join(config.dataDir, 'board.db'));
   const issuerStore = new SqliteIssuerStore(join(config.dataDir, 'issuer.db'));
-  const board = new Board({ storage: boardStorage, signer: boardSigner(config.dataDir, config.publicUrl), baseUrl: config.publicUrl });
+  const board = new Board({ storage: boardStorage, signer: boardSigner(config.dataDir, config.publicUrl), baseUrl: config.publicUrl, sequencer: { onBatch: metrics.sequencerHook() } });
 
   let adminPasswordFile: string | null = null;
   const password = await ensureAdmin(issuerStore, config.adminUsername);
   if (password !== null) adminPasswordFile = writeAdminPassword(config.dataDir, config.adminUsername, password);
-
-  const app = Fastify({
-    logger: { level: config.logLevel },
-    logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trustProxy,
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ method: request.method, route: request.routeOptions.url ?? '(no route)', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status < 500) return reply.send(error);
-    request.log.error({ err: error, route: request.routeOptions.url }, 'request failed');
-    return reply.status(status).send({ statusCode: status, code: 'BV_INTERNAL', error: 'Internal Server Error', message: 'internal error; the operator finds the details in the service log' });
-  });
-
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'blindvote', version: '1', description: 'Anonymous, verifiable voting. Protocol and promises: DESIGN.md.' },
-    },
-  });
 
   const tallier = new Tallier({
     feed: boardFeed(board),
@@ -80,9 +59,6 @@ export async function buildService(config: Config): Promise<Service> {
   await app.register(tallierRoutes, { live: tallier.live });
   await app.register(webClient, {});
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
-  app.get('/readyz', { schema: { hide: true } }, async () => ({ ok: true }));
 
   await app.ready();
   await tallier.start();

@@ -6,36 +6,60 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, VARIABLES } from './config.ts';
+import { generateSignerKey } from '@blindvote/crypto';
+import { ConfigError, loadConfig, TARGETS, VARIABLES } from './config.ts';
+import type { Target } from './config.ts';
 import { readAdminPassword } from './keys.ts';
 
-export const TARGETS = ['all'] as const;
+export { TARGETS };
 
 const HELP = `blindvote — anonymous, verifiable voting
 
 Usage:
-  blindvote serve [--target all] [--host H] [--port N] [--data DIR] [--public-url URL]
+  blindvote serve [--target T] [--host H] [--port N] [--data DIR] [--public-url URL]
   blindvote simulate [--url URL] [--voters N] [--polls P] [--json] [options]
+  blindvote keys [--name HOST]
   blindvote <command> --help
 
 Commands:
   serve      run the service (npm start runs "blindvote serve")
   simulate   run whole elections with simulated voters against a running service
+  keys       print new signer and verifier keys for a distributed deployment
+`;
+
+const KEYS_HELP = `blindvote keys — new keys for a distributed deployment
+
+Usage: blindvote keys [--name HOST]
+
+Prints, as environment lines, a new board key pair (BLINDVOTE_BOARD_SIGNER_KEY for the
+sequencers, BLINDVOTE_BOARD_KEY for the issuer) and a new acceptance signer key
+(BLINDVOTE_ACCEPTANCE_SIGNER_KEY for every ballot box). The signer keys are secrets.
+--name is the key name in every signature line (default: localhost); use the public host.
 `;
 
 const SERVE_HELP = `blindvote serve — run the service
 
-Usage: blindvote serve [--target all] [--host H] [--port N] [--data DIR] [--public-url URL]
+Usage: blindvote serve [--target T] [--host H] [--port N] [--data DIR] [--public-url URL]
 
-Runs every component (issuer, ballot box, bulletin board, tallier) in one process on embedded
-storage kept in the data directory (it survives restarts). On the first start it creates the
-admin account and writes its one-time password to <data>/admin-password.
---target picks what to run: "all" (the default) is the all-in-one mode. Running one component
-alone is the distributed mode, which needs PostgreSQL, Redis and Kafka and is not available yet.
+--target all (the default) runs every component (issuer, ballot box, bulletin board, tallier) in
+one process on embedded storage kept in the data directory (it survives restarts). On the first
+start it creates the admin account and writes its one-time password to <data>/admin-password.
+
+Any other target runs one component alone: the distributed mode, on PostgreSQL, Redis and
+Kafka (docker-compose.yml wires a whole cluster; ARCHITECTURE.md draws it):
+  issuer          accounts, polls, voter rolls, token issuance (admin password: <data>)
+  ballot-box      anonymous ballot intake (stateless: run several)
+  board-reader    the boards' tlog-tiles and proof API (stateless: run several)
+  sequencer       the one writer of the boards (run two: a standby takes over)
+  bulletin-board  board-reader and sequencer in one process
+  tallier         live counts and the final tally (run several)
+  gateway         the one public origin: routes to the others, serves the web client
+Each target reads the variables marked with its name below and fails at start-up naming any
+that is missing or malformed.
 
 Options (each overrides its environment variable; a .env file in the working directory
 fills in variables the environment does not set, see .env.example):
-  --target T       all (default)
+  --target T       ${TARGETS.join('|')} (default all)
   --host H         BLINDVOTE_HOST
   --port N         BLINDVOTE_PORT
   --data DIR       BLINDVOTE_DATA_DIR
@@ -115,8 +139,9 @@ async function serve(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (!(TARGETS as readonly string[]).includes(values.target!)) {
-    throw new UsageError(`--target: ${JSON.stringify(values.target)} is not available; this build runs "all" (every component in one process). Components alone come with the distributed mode.`);
+    throw new UsageError(`--target: ${JSON.stringify(values.target)} is not a target; choose one of ${TARGETS.join(', ')}`);
   }
+  const target = values.target as Target;
   // A .env file in the working directory fills in variables the environment does not set.
   if (existsSync('.env')) process.loadEnvFile('.env');
   const env = { ...process.env };
@@ -125,9 +150,23 @@ async function serve(argv: string[], io: Io): Promise<number> {
   if (values.data !== undefined) env['BLINDVOTE_DATA_DIR'] = values.data;
   if (values['public-url'] !== undefined) env['BLINDVOTE_PUBLIC_URL'] = values['public-url'];
   if ((env['BLINDVOTE_PORT'] ?? '') === '0' && !env['BLINDVOTE_PUBLIC_URL']) env['BLINDVOTE_PORT'] = String(await freePort(env['BLINDVOTE_HOST'] ?? '127.0.0.1'));
-  const config = loadConfig(env);
+  const config = loadConfig(env, target);
 
   const started = performance.now();
+  if (target !== 'all') {
+    const { buildTarget } = await import('./distributed/targets.ts');
+    const service = await buildTarget(config);
+    const address = await service.app.listen({ host: config.host, port: config.port });
+    io.out(`blindvote ${target} is running (distributed; started in ${Math.round(performance.now() - started)} ms)\n  listening on       ${address}\n  public URL         ${config.publicUrl}\n`);
+    if (service.adminPasswordFile !== null) io.out(`  first login        username "${config.adminUsername}", password in ${service.adminPasswordFile}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    io.err(`blindvote ${target}: shutting down\n`);
+    await service.close();
+    return 0;
+  }
   const { buildService } = await import('./app.ts');
   const service = await buildService(config);
   const address = await service.app.listen({ host: config.host, port: config.port });
@@ -216,6 +255,18 @@ async function simulateCommand(argv: string[], io: Io): Promise<number> {
   return summary.ok ? 0 : 1;
 }
 
+function keysCommand(argv: string[], io: Io): number {
+  const { values } = parseArgs({ args: argv, options: { name: { type: 'string', default: 'localhost' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    io.out(KEYS_HELP);
+    return 0;
+  }
+  const board = generateSignerKey(values.name!);
+  const acceptance = generateSignerKey(`${values.name!}/acceptance`);
+  io.out(`BLINDVOTE_BOARD_SIGNER_KEY=${board.signerKey}\nBLINDVOTE_BOARD_KEY=${board.verifierKey}\nBLINDVOTE_ACCEPTANCE_SIGNER_KEY=${acceptance.signerKey}\n`);
+  return 0;
+}
+
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -224,6 +275,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         return await serve(rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
+      case 'keys':
+        return keysCommand(rest, io);
       case undefined:
       case '-h':
       case '--help':

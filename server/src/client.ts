@@ -68,6 +68,40 @@ export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A 202 answer to a ballot (distributed mode): durable, not yet on the board. */
+export interface AcceptanceJSON {
+  readonly v: 1;
+  readonly poll_id: string;
+  readonly leaf_hash: string;
+  readonly accepted_at: string;
+  readonly max_merge_delay: number;
+  /** Signed note (crypto's Acceptance). */
+  readonly acceptance: string;
+  /** Path of the receipt exchange. */
+  readonly receipt: string;
+}
+
+/**
+ * Casts a ballot and returns its receipt JSON. A 202 (signed acceptance) is exchanged for the
+ * receipt at its `receipt` path, asking again until the promised merge delay has passed;
+ * `onAccepted` sees the acceptance first (the voter's proof if the board never shows the leaf).
+ */
+export async function castBallot(api: Api, ballot: { toJSON(): unknown }, onAccepted?: (acceptance: AcceptanceJSON) => void): Promise<any> {
+  const answer = await api.call('POST', '/v1/ballots', { body: ballot.toJSON() });
+  if (typeof answer?.acceptance !== 'string') return answer;
+  const accepted = answer as AcceptanceJSON;
+  onAccepted?.(accepted);
+  const deadline = Date.now() + (accepted.max_merge_delay + 5) * 1000;
+  for (;;) {
+    try {
+      return await api.call('GET', accepted.receipt);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 404 || Date.now() > deadline) throw err;
+    }
+    await sleep(250);
+  }
+}
+
 /** Waits until the tallier reports the poll tallied (or `timeoutMs` passes). */
 export async function awaitTally(api: Api, pollId: string, timeoutMs = 60_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;

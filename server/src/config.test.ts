@@ -36,3 +36,25 @@ test('.env.example documents exactly the variables the code reads', () => {
   const names = [...readFileSync(new URL('../../.env.example', import.meta.url), 'utf8').matchAll(/^#? ?(BLINDVOTE_[A-Z_]+)=/gm)].map((m) => m[1]);
   assert.deepEqual(names, VARIABLES.map((v) => v.name));
 });
+
+test('a distributed target names every variable it needs and every malformed one', () => {
+  assert.throws(() => loadConfig({}, 'issuer'), (err: Error) => {
+    for (const name of ['BLINDVOTE_PUBLIC_URL', 'BLINDVOTE_ISSUER_DATABASE_URL', 'BLINDVOTE_KAFKA_BROKERS', 'BLINDVOTE_REDIS_URL', 'BLINDVOTE_BOARD_KEY']) {
+      assert.match(err.message, new RegExp(`${name}: required by --target issuer`));
+    }
+    assert.doesNotMatch(err.message, /BOARD_DATABASE_URL/, 'the issuer never needs the board database');
+    return true;
+  });
+  assert.throws(
+    () => loadConfig({ BLINDVOTE_PUBLIC_URL: 'http://vote.test', BLINDVOTE_BOARD_DATABASE_URL: 'mysql://x', BLINDVOTE_KAFKA_BROKERS: 'kafka', BLINDVOTE_REDIS_URL: 'redis://r:6379', BLINDVOTE_BOARD_SIGNER_KEY: 'vote.test+1234abcd+AAAA' }, 'sequencer'),
+    (err: Error) => /BLINDVOTE_BOARD_DATABASE_URL: expected postgres:/.test(err.message) && /BLINDVOTE_KAFKA_BROKERS: expected host:port, got "kafka"/.test(err.message) && /BLINDVOTE_BOARD_SIGNER_KEY: expected a C2SP signer key/.test(err.message),
+  );
+  const ok = loadConfig({ BLINDVOTE_PUBLIC_URL: 'http://vote.test', BLINDVOTE_BOARD_DATABASE_URL: 'postgres://board@db/board' }, 'board-reader');
+  assert.equal(ok.target, 'board-reader');
+  assert.equal(ok.distributed.boardDatabaseUrl, 'postgres://board@db/board');
+  assert.equal(loadConfig({}).target, 'all', 'the all-in-one mode needs none of them');
+});
+
+test('database URLs with passwords are not echoed in configuration errors', () => {
+  assert.throws(() => loadConfig({ BLINDVOTE_PUBLIC_URL: 'http://vote.test', BLINDVOTE_BOARD_DATABASE_URL: 'mysql://board:s3cret@db/board' }, 'board-reader'), (err: Error) => !err.message.includes('s3cret'));
+});

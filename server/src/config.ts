@@ -14,7 +14,34 @@ export interface IdpConfig {
   readonly idClaim: string;
 }
 
+/** What `blindvote serve --target` runs: everything in one process, or one component alone. */
+export const TARGETS = ['all', 'issuer', 'ballot-box', 'bulletin-board', 'board-reader', 'sequencer', 'tallier', 'gateway'] as const;
+export type Target = (typeof TARGETS)[number];
+
+/** The distributed mode's infrastructure; null in the all-in-one mode. */
+export interface DistributedConfig {
+  readonly issuerDatabaseUrl: string;
+  readonly boardDatabaseUrl: string;
+  readonly pgPoolSize: number;
+  readonly kafkaBrokers: readonly string[];
+  readonly kafkaTopicPrefix: string;
+  readonly kafkaPartitions: number;
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+  /** C2SP signer key of the board (sequencers only). */
+  readonly boardSignerKey: string;
+  /** C2SP verifier key of the board (the issuer writes it into every manifest). */
+  readonly boardKey: string;
+  /** C2SP signer key of the ballot boxes' signed acceptances. */
+  readonly acceptanceSignerKey: string;
+  readonly receiptWaitMs: number;
+  readonly maxMergeDelaySeconds: number;
+  readonly upstreams: { readonly issuer: readonly string[]; readonly ballotBox: readonly string[]; readonly board: readonly string[]; readonly tallier: readonly string[] };
+}
+
 export interface Config {
+  readonly target: Target;
+  readonly distributed: DistributedConfig;
   readonly host: string;
   readonly port: number;
   /** Public base URL (no trailing slash): board URLs and checkpoint origins are made from it. */
@@ -61,15 +88,53 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'BLINDVOTE_IDP_ISSUER', doc: 'external identity provider: required `iss` claim' },
   { name: 'BLINDVOTE_IDP_AUDIENCE', doc: 'external identity provider: required `aud` claim' },
   { name: 'BLINDVOTE_IDP_ID_CLAIM', default: 'sub', doc: 'external identity provider: the claim that identifies the voter (account id idp:<value>)' },
+  // The distributed mode (--target other than all): each variable says which targets need it.
+  { name: 'BLINDVOTE_ISSUER_DATABASE_URL', doc: 'distributed, issuer: PostgreSQL URL of the issuer database (never the board database)' },
+  { name: 'BLINDVOTE_BOARD_DATABASE_URL', doc: 'distributed, bulletin-board, sequencer, board-reader, ballot-box, tallier: PostgreSQL URL of the board database' },
+  { name: 'BLINDVOTE_PG_POOL_SIZE', default: '10', doc: 'distributed: connections per PostgreSQL pool (1..200)' },
+  { name: 'BLINDVOTE_KAFKA_BROKERS', doc: 'distributed, all but board-reader and gateway: Kafka bootstrap servers, comma-separated host:port' },
+  { name: 'BLINDVOTE_KAFKA_TOPIC_PREFIX', default: 'blindvote.', doc: 'distributed: prefix of the Kafka topics and consumer groups (one per deployment)' },
+  { name: 'BLINDVOTE_KAFKA_PARTITIONS', default: '16', doc: 'distributed: partitions of the topics when the sequencer creates them (polls spread over them)' },
+  { name: 'BLINDVOTE_REDIS_URL', doc: 'distributed, all but board-reader and gateway: Redis URL (rate limits, live results, replies)' },
+  { name: 'BLINDVOTE_REDIS_PREFIX', default: 'blindvote:', doc: 'distributed: prefix of every Redis key and channel (one per deployment)' },
+  { name: 'BLINDVOTE_BOARD_SIGNER_KEY', doc: 'distributed, bulletin-board and sequencer: the board checkpoint signer key (C2SP, secret; blindvote keys makes one)' },
+  { name: 'BLINDVOTE_BOARD_KEY', doc: 'distributed, issuer: the board verifier key (C2SP) every manifest names' },
+  { name: 'BLINDVOTE_ACCEPTANCE_SIGNER_KEY', doc: 'distributed, ballot-box: signer key of the signed acceptances (C2SP, secret; the same on every ballot box)' },
+  { name: 'BLINDVOTE_RECEIPT_WAIT_MS', default: '2000', doc: 'distributed, ballot-box: how long a ballot waits for the sequencer before the answer is 202 with a signed acceptance' },
+  { name: 'BLINDVOTE_MAX_MERGE_DELAY', default: '60', doc: 'distributed, ballot-box: seconds within which an accepted ballot is promised on the board' },
+  { name: 'BLINDVOTE_UPSTREAM_ISSUER', doc: 'distributed, gateway: issuer base URLs, comma-separated' },
+  { name: 'BLINDVOTE_UPSTREAM_BALLOT_BOX', doc: 'distributed, gateway: ballot box base URLs, comma-separated' },
+  { name: 'BLINDVOTE_UPSTREAM_BOARD', doc: 'distributed, gateway: board reader base URLs, comma-separated' },
+  { name: 'BLINDVOTE_UPSTREAM_TALLIER', doc: 'distributed, gateway: tallier base URLs, comma-separated' },
 ];
+
+/** Which distributed variables each target cannot run without. */
+const REQUIRED: Record<Target, readonly string[]> = {
+  all: [],
+  issuer: ['BLINDVOTE_PUBLIC_URL', 'BLINDVOTE_ISSUER_DATABASE_URL', 'BLINDVOTE_KAFKA_BROKERS', 'BLINDVOTE_REDIS_URL', 'BLINDVOTE_BOARD_KEY'],
+  'ballot-box': ['BLINDVOTE_PUBLIC_URL', 'BLINDVOTE_BOARD_DATABASE_URL', 'BLINDVOTE_KAFKA_BROKERS', 'BLINDVOTE_REDIS_URL', 'BLINDVOTE_ACCEPTANCE_SIGNER_KEY'],
+  'bulletin-board': ['BLINDVOTE_PUBLIC_URL', 'BLINDVOTE_BOARD_DATABASE_URL', 'BLINDVOTE_KAFKA_BROKERS', 'BLINDVOTE_REDIS_URL', 'BLINDVOTE_BOARD_SIGNER_KEY'],
+  sequencer: ['BLINDVOTE_PUBLIC_URL', 'BLINDVOTE_BOARD_DATABASE_URL', 'BLINDVOTE_KAFKA_BROKERS', 'BLINDVOTE_REDIS_URL', 'BLINDVOTE_BOARD_SIGNER_KEY'],
+  'board-reader': ['BLINDVOTE_PUBLIC_URL', 'BLINDVOTE_BOARD_DATABASE_URL'],
+  tallier: ['BLINDVOTE_PUBLIC_URL', 'BLINDVOTE_BOARD_DATABASE_URL', 'BLINDVOTE_KAFKA_BROKERS', 'BLINDVOTE_REDIS_URL'],
+  gateway: ['BLINDVOTE_UPSTREAM_ISSUER', 'BLINDVOTE_UPSTREAM_BALLOT_BOX', 'BLINDVOTE_UPSTREAM_BOARD', 'BLINDVOTE_UPSTREAM_TALLIER'],
+};
+
+/** The variables a target reads beyond the common ones (docker-compose.yml is checked against it). */
+export function requiredVariables(target: Target): readonly string[] {
+  return REQUIRED[target];
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Builds the configuration from `env`; throws ConfigError naming every bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+/** Builds the configuration of `target` from `env`; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Env = process.env, target: Target = 'all'): Config {
   const problems: string[] = [];
+  for (const name of REQUIRED[target]) {
+    if ((env[name] ?? '') === '') problems.push(`${name}: required by --target ${target}`);
+  }
   const known = new Map(VARIABLES.map((v) => [v.name, v]));
   const get = (name: string): string | undefined => {
     const value = env[name];
@@ -136,7 +201,52 @@ export function loadConfig(env: Env = process.env): Config {
     };
   }
 
+  const list = (name: string): string[] => (get(name) ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const urls = (name: string, protocols: readonly string[]): string[] => {
+    const values = list(name);
+    for (const value of values) {
+      let ok = false;
+      try {
+        ok = protocols.includes(new URL(value).protocol);
+      } catch {
+        ok = false;
+      }
+      if (!ok) problems.push(`${name}: expected ${protocols.map((p) => `${p}//…`).join(' or ')} URLs, got ${JSON.stringify(value.replace(/\/\/[^@/]*@/, '//***@'))}`);
+    }
+    return values;
+  };
+  const key = (name: string, prefix: RegExp, what: string): string => {
+    const value = get(name) ?? '';
+    if (value !== '' && !prefix.test(value)) problems.push(`${name}: expected ${what}`);
+    return value;
+  };
+  const brokers = list('BLINDVOTE_KAFKA_BROKERS');
+  for (const broker of brokers) if (!/^[^\s:/]+:\d{1,5}$/.test(broker)) problems.push(`BLINDVOTE_KAFKA_BROKERS: expected host:port, got ${JSON.stringify(broker)}`);
+  const distributed: DistributedConfig = {
+    issuerDatabaseUrl: urls('BLINDVOTE_ISSUER_DATABASE_URL', ['postgres:', 'postgresql:'])[0] ?? '',
+    boardDatabaseUrl: urls('BLINDVOTE_BOARD_DATABASE_URL', ['postgres:', 'postgresql:'])[0] ?? '',
+    pgPoolSize: int('BLINDVOTE_PG_POOL_SIZE', 1, 200),
+    kafkaBrokers: brokers,
+    kafkaTopicPrefix: get('BLINDVOTE_KAFKA_TOPIC_PREFIX')!,
+    kafkaPartitions: int('BLINDVOTE_KAFKA_PARTITIONS', 1, 10_000),
+    redisUrl: urls('BLINDVOTE_REDIS_URL', ['redis:', 'rediss:'])[0] ?? '',
+    redisPrefix: get('BLINDVOTE_REDIS_PREFIX')!,
+    boardSignerKey: key('BLINDVOTE_BOARD_SIGNER_KEY', /^PRIVATE\+KEY\+/, 'a C2SP signer key (PRIVATE+KEY+<name>+<id>+<key>); blindvote keys makes one'),
+    boardKey: key('BLINDVOTE_BOARD_KEY', /^[^+\s]+\+[0-9a-f]{8}\+/, 'a C2SP verifier key (<name>+<id>+<key>), the pair of BLINDVOTE_BOARD_SIGNER_KEY'),
+    acceptanceSignerKey: key('BLINDVOTE_ACCEPTANCE_SIGNER_KEY', /^PRIVATE\+KEY\+/, 'a C2SP signer key (PRIVATE+KEY+<name>+<id>+<key>); blindvote keys makes one'),
+    receiptWaitMs: int('BLINDVOTE_RECEIPT_WAIT_MS', 1, 600_000),
+    maxMergeDelaySeconds: int('BLINDVOTE_MAX_MERGE_DELAY', 1, 86_400),
+    upstreams: {
+      issuer: urls('BLINDVOTE_UPSTREAM_ISSUER', ['http:', 'https:']),
+      ballotBox: urls('BLINDVOTE_UPSTREAM_BALLOT_BOX', ['http:', 'https:']),
+      board: urls('BLINDVOTE_UPSTREAM_BOARD', ['http:', 'https:']),
+      tallier: urls('BLINDVOTE_UPSTREAM_TALLIER', ['http:', 'https:']),
+    },
+  };
+
   const config: Config = {
+    target,
+    distributed,
     host,
     port,
     publicUrl,

@@ -10,7 +10,7 @@ import { Ballot, Poll, Receipt, TokenClient, fromBase64, toBase64, verifyReceipt
 import type { BlindingState, ReceiptJSON } from '@blindvote/crypto';
 import { allPassed, audit, httpFetcher } from '@blindvote/verifier';
 import type { Check } from '@blindvote/verifier';
-import { Api, awaitTally, pool, publishPoll } from './client.ts';
+import { Api, awaitTally, castBallot, pool, publishPoll } from './client.ts';
 
 export interface SimulateOptions {
   readonly url: string;
@@ -130,7 +130,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulateSummar
     const ballot = new Ballot({ poll_id: poll.poll_id, token, choice });
     await sleep(Math.random() * options.maxDelayMs);
     const start = performance.now();
-    const receiptJson = await api.call<ReceiptJSON>('POST', '/v1/ballots', { body: ballot.toJSON() });
+    const receiptJson = (await castBallot(api, ballot)) as ReceiptJSON;
     latencies.push(performance.now() - start);
     accepted++;
     acceptedPerPoll[job.poll]!++;

@@ -27,6 +27,20 @@ export interface Deployment {
   stop(): Promise<void>;
 }
 
+/**
+ * A stored chunk of entries (the bundle encoding: uint16 length, bytes) starting at `firstIndex`,
+ * with one byte of entry `index` changed: what an insider with database access could do.
+ */
+export function tamperChunk(chunk: Uint8Array, firstIndex: number, index: number): Uint8Array {
+  const data = Uint8Array.from(chunk);
+  let offset = 0;
+  for (let i = firstIndex; i < index; i++) offset += 2 + ((data[offset]! << 8) | data[offset + 1]!);
+  const length = (data[offset]! << 8) | data[offset + 1]!;
+  const at = offset + 2 + length - 3;
+  data[at] = data[at] === 0x61 ? 0x62 : 0x61;
+  return data;
+}
+
 export interface AllInOneOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -118,13 +132,7 @@ export class AllInOne implements Deployment {
         .prepare('SELECT first_index, data FROM entry_chunks WHERE poll_id = ? AND first_index <= ? ORDER BY first_index DESC LIMIT 1')
         .get(pollId, index) as { first_index: number; data: Uint8Array } | undefined;
       if (row === undefined) throw new Error(`no stored chunk holds entry ${index} of ${pollId}`);
-      // Walk the bundle encoding (uint16 length, bytes) to the entry, then change one byte of it.
-      const data = Uint8Array.from(row.data);
-      let offset = 0;
-      for (let i = row.first_index; i < index; i++) offset += 2 + ((data[offset]! << 8) | data[offset + 1]!);
-      const length = (data[offset]! << 8) | data[offset + 1]!;
-      const at = offset + 2 + length - 3;
-      data[at] = data[at] === 0x61 ? 0x62 : 0x61;
+      const data = tamperChunk(row.data, row.first_index, index);
       db.prepare('UPDATE entry_chunks SET data = ? WHERE poll_id = ? AND first_index = ?').run(data, pollId, row.first_index);
     } finally {
       db.close();

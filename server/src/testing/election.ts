@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ballot, Poll, Receipt, TokenClient, formatTime, fromBase64, toBase64, verifyReceipt } from '@blindvote/crypto';
 import type { BlindingState, ReceiptJSON, Token } from '@blindvote/crypto';
-import { Api, ApiError, awaitTally, pool } from '../client.ts';
+import { Api, ApiError, awaitTally, castBallot, pool } from '../client.ts';
 import type { Deployment } from './deployment.ts';
 
 const VERIFY_CLI = fileURLToPath(new URL('./cli.ts', import.meta.resolve('@blindvote/verifier')));
@@ -163,7 +163,7 @@ export async function runElection(t: TestContext, d: Deployment, options: Electi
     await pool(voters, concurrency, async (v, i) => {
       const choice = choices[i % choices.length]!;
       v.ballot = new Ballot({ poll_id: pollId, token: v.token!, choice });
-      v.receipt = await api.call<ReceiptJSON>('POST', '/v1/ballots', { body: v.ballot.toJSON() });
+      v.receipt = (await castBallot(api, v.ballot)) as ReceiptJSON;
       for (const id of choice) expected[id]!++;
       const checks = await verifyReceipt(Receipt.fromJSON(v.receipt), poll);
       const failed = checks.filter((c) => !c.ok);

@@ -1,0 +1,192 @@
+/**
+ * Chaos in the distributed mode (issue 4, DESIGN.md promises 2-4): a 20,000-ballot load through
+ * the gateway while a ballot box, the sequencer holding the writer lock, a tallier and the Kafka
+ * broker are each SIGKILLed and restarted. Afterwards every acknowledged ballot — a receipt
+ * (200/201) or a signed acceptance (202), later exchanged — is on the board exactly once at its
+ * leaf, the board holds nothing else, `blindvote-verify audit` passes, and the live counts pushed
+ * by the talliers equal the recount of the acknowledged ballots.
+ *
+ * The deployment runs on a Kafka broker of its own (the one it kills), the shared PostgreSQL and
+ * Redis. Ballots carry tokens made with the poll's private key read out of the issuer's database
+ * (`testToken`, as in crash.test.ts): the ballot box cannot tell them from issued ones.
+ * BLINDVOTE_CHAOS_BALLOTS changes the load (default 20,000).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
+import pg from 'pg';
+import { Acceptance, Ballot, leafHash, parseEntry, toBase64 } from '@blindvote/crypto';
+import type { ReceiptJSON } from '@blindvote/crypto';
+import { testToken } from '@blindvote/crypto/testing';
+import { allPassed, audit, httpFetcher } from '@blindvote/verifier';
+import { Api } from './client.ts';
+import type { AcceptanceJSON } from './client.ts';
+import { Distributed } from './testing/distributed.ts';
+import { startTestBroker } from './testing/kafka.ts';
+import { OPTIONS, publishTestPoll, readBoard } from './testing/polls.ts';
+
+const BALLOTS = Number(process.env['BLINDVOTE_CHAOS_BALLOTS'] ?? 20_000);
+const CLIENTS = 24;
+const CHOICES = [['bikes'], ['library'], ['park'], ['bikes', 'park'], ['library', 'park']];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Ack = { readonly kind: 'receipt'; readonly receipt: ReceiptJSON } | { readonly kind: 'accepted'; readonly accepted: AcceptanceJSON };
+
+/** One submission: an acknowledgement, or null when there was no usable answer (retry it). */
+async function submit(url: string, ballot: Ballot): Promise<Ack | null> {
+  try {
+    const response = await fetch(`${url}/v1/ballots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ballot.toJSON()), signal: AbortSignal.timeout(30_000) });
+    const body = await response.text();
+    if (response.status === 200 || response.status === 201) return { kind: 'receipt', receipt: JSON.parse(body) as ReceiptJSON };
+    if (response.status === 202) return { kind: 'accepted', accepted: JSON.parse(body) as AcceptanceJSON };
+    // 429/500/502/503: nothing acknowledged, the identical ballot is resubmitted; anything else is a failure.
+    if (![429, 500, 502, 503].includes(response.status)) throw new Error(`ballot refused: ${response.status} ${body}`);
+    return null;
+  } catch (err) {
+    if ((err as Error).message.startsWith('ballot refused')) throw err;
+    return null;
+  }
+}
+
+test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box, the sequencer, a tallier and Kafka are SIGKILLed`, { timeout: 20 * 60_000 }, async (t) => {
+  const broker = await startTestBroker();
+  t.after(() => broker.stop());
+  const d = await Distributed.start({ kafka: broker.bootstrap, env: { BLINDVOTE_RATE_LIMITS: 'false', BLINDVOTE_RECEIPT_WAIT_MS: '3000' } });
+  t.after(() => d.stop());
+  const api = new Api(d.url);
+  const admin = await api.login(d.adminUsername, d.adminPassword);
+  const { pollId, poll, board } = await publishTestPoll(api, admin, `chaos-${Math.random().toString(36).slice(2, 8)}`, ['chaos-voter']);
+  const key = await tokenKey(d, pollId);
+  const acceptanceKey = (await (await fetch(`${d.url}/v1/ballots/acceptance-key`)).text()).trim();
+
+  const acks = new Map<string, { ballot: Ballot; ack: Ack | null }>();
+  const stats = { receipts: 0, accepted: 0, retries: 0 };
+  const kills: string[] = [];
+
+  await t.test('1. load: every ballot is acknowledged while four kinds of process are killed and restarted', async () => {
+    let next = 0;
+    const client = async () => {
+      while (next < BALLOTS) {
+        next++;
+        const ballot = new Ballot({ poll_id: pollId, token: testToken(key, pollId), choice: CHOICES[next % CHOICES.length]! });
+        const at = toBase64(ballot.serialize());
+        acks.set(at, { ballot, ack: null });
+        for (let attempt = 0; ; attempt++) {
+          const ack = await submit(d.url, ballot);
+          if (ack !== null) {
+            if (ack.kind === 'accepted') {
+              const accepted = Acceptance.open(ack.accepted.acceptance, acceptanceKey);
+              assert.equal(toBase64(accepted.leaf_hash), toBase64(leafHash(ballot.serialize())), 'the acceptance names this ballot');
+              stats.accepted++;
+            } else {
+              stats.receipts++;
+            }
+            acks.get(at)!.ack = ack;
+            break;
+          }
+          stats.retries++;
+          if (attempt > 600) throw new Error('a ballot got no acknowledgement in 600 attempts');
+          await sleep(100);
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: CLIENTS }, client));
+    const failed = load.then(() => null, (err: unknown) => err);
+    const at = async (fraction: number) => {
+      while (next < BALLOTS * fraction) {
+        if ((await Promise.race([sleep(50).then(() => 'wait'), failed])) !== 'wait') return;
+      }
+    };
+    const chaos = [
+      { fraction: 0.15, name: 'ballot-box-1', kill: async () => d.of('ballot-box')[0]!.kill(), restart: async () => d.of('ballot-box')[0]!.start() },
+      {
+        fraction: 0.35,
+        name: 'the sequencer holding the writer lock',
+        kill: async () => {
+          const leader = await d.leader();
+          assert.ok(leader !== null, 'a sequencer holds the lock');
+          await leader.kill();
+          chaos[1]!.restart = () => leader.start();
+        },
+        restart: async () => {},
+      },
+      { fraction: 0.55, name: 'tallier-1', kill: async () => d.of('tallier')[0]!.kill(), restart: async () => d.of('tallier')[0]!.start() },
+      { fraction: 0.75, name: 'the Kafka broker', kill: () => broker.kill(), restart: () => broker.restart() },
+    ];
+    for (const step of chaos) {
+      await at(step.fraction);
+      await step.kill();
+      kills.push(step.name);
+      await sleep(1000);
+      await step.restart();
+    }
+    const error = await failed;
+    if (error !== null) throw error;
+    t.diagnostic(`load: ${BALLOTS} ballots, ${stats.receipts} receipts, ${stats.accepted} signed acceptances, ${stats.retries} resubmissions; killed ${kills.join(', ')}`);
+    assert.equal(kills.length, 4);
+  });
+
+  await t.test('2. exchange: every signed acceptance becomes a receipt within the merge delay', async () => {
+    const pending = [...acks.values()].filter((a) => a.ack?.kind === 'accepted');
+    for (const entry of pending) {
+      const accepted = (entry.ack as Extract<Ack, { kind: 'accepted' }>).accepted;
+      const deadline = Date.now() + accepted.max_merge_delay * 1000;
+      for (;;) {
+        const res = await fetch(`${d.url}${accepted.receipt}`);
+        if (res.status === 200) {
+          entry.ack = { kind: 'receipt', receipt: (await res.json()) as ReceiptJSON };
+          break;
+        }
+        assert.ok(Date.now() < deadline, `the leaf of an acceptance is not on the board after ${accepted.max_merge_delay} s`);
+        await sleep(200);
+      }
+    }
+    t.diagnostic(`exchanged ${pending.length} acceptances for receipts`);
+  });
+
+  await t.test('3. check: every acknowledged ballot is on the board exactly once at its leaf, and nothing else is', async () => {
+    const entries = await readBoard(board);
+    const onBoard = new Map<string, number>();
+    for (const [index, bytes] of entries.entries()) {
+      if (index === 0) continue;
+      assert.equal(parseEntry(bytes).type, 'ballot', `entry ${index}`);
+      const at = toBase64(bytes);
+      assert.equal(onBoard.has(at), false, `entry ${index} repeats entry ${onBoard.get(at)}`);
+      onBoard.set(at, index);
+    }
+    for (const [at, { ack }] of acks) {
+      assert.ok(ack?.kind === 'receipt');
+      assert.equal(onBoard.get(at), ack.receipt.leaf_index, 'the ballot sits at its receipt leaf');
+    }
+    assert.equal(onBoard.size, acks.size, 'the board holds only ballots that were sent');
+    t.diagnostic(`checked: ${acks.size} ballots, each on the board exactly once at its receipt's leaf; kills survived: ${kills.length}`);
+  });
+
+  await t.test('4. count and audit: the live counts equal the recount; blindvote-verify audit passes', async () => {
+    const expected: Record<string, number> = Object.fromEntries(OPTIONS.map((o) => [o, 0]));
+    for (const { ballot } of acks.values()) for (const id of ballot.choice) expected[id]!++;
+    const deadline = Date.now() + 60_000;
+    let results = await api.call('GET', `/v1/results/${pollId}`);
+    while (results.tree_size < acks.size + 1 && Date.now() < deadline) {
+      await sleep(200);
+      results = await api.call('GET', `/v1/results/${pollId}`);
+    }
+    assert.equal(results.tree_size, acks.size + 1, JSON.stringify(results));
+    assert.equal(results.ballots_counted, acks.size);
+    assert.deepEqual(results.counts, expected);
+    const checks = await audit(httpFetcher(board), { boardKey: poll.board_key });
+    assert.ok(allPassed(checks), JSON.stringify(checks.filter((c) => !c.ok), null, 2));
+  });
+});
+
+/** The poll's RSA token key, read out of the issuer's PostgreSQL database (issuer/src/store/postgres.ts). */
+async function tokenKey(d: Distributed, pollId: string) {
+  const client = new pg.Client({ connectionString: d.issuerDatabaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ token_key_pkcs8: Buffer }>('SELECT token_key_pkcs8 FROM polls WHERE poll_id = $1', [pollId]);
+    return createPrivateKey({ key: rows[0]!.token_key_pkcs8, format: 'der', type: 'pkcs8' });
+  } finally {
+    await client.end();
+  }
+}
