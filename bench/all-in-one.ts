@@ -1,7 +1,7 @@
 /**
  * The service rows, all-in-one (`blindvote serve` in a child process, bench/service.ts): cold
  * start, issuer tokens/s, ballots/s, latency at half the maximum, vote → live count, memory per
- * 100 k ballots, the final recount; and the distributed topology's row (not built yet).
+ * 100 k ballots, the final recount; then the distributed topology's row (bench/distributed.ts).
  */
 import { availableParallelism } from 'node:os';
 import { makeBallots } from './ballots-fixture.ts';
@@ -12,7 +12,8 @@ import { liveRow } from './live.ts';
 import { expectAllOk, runLoad } from './load.ts';
 import { recountRow } from './recount.ts';
 import { Service } from './service.ts';
-import { recordAbsolute, recordMissing } from './stats.ts';
+import { recordAbsolute } from './stats.ts';
+import { distributedRow } from './distributed.ts';
 import { quick } from './timing.ts';
 
 const SIZES = quick
@@ -28,6 +29,7 @@ export async function allInOneRows(): Promise<void> {
     starts.push(s.startMs);
     await s.stop();
   }
+  let allInOneRates: number[] = [];
   const idp = await benchIdp();
   const service = await Service.start({ ...idp.env, BLINDVOTE_TRUST_PROXY: 'true', BLINDVOTE_RATE_LIMITS: 'true' });
   starts.push(service.startMs);
@@ -37,8 +39,8 @@ export async function allInOneRows(): Promise<void> {
     await issuerRow(service.url, poll, idp, SIZES.issuerPerRun, SIZES.issuerRuns, cores);
 
     const rssBefore = service.rss();
-    const { rate, appended } = await ballotRows(service.url, poll, SIZES.ballotsPerRun, SIZES.ballotRuns, cores);
-    recordMissing('ballot box durable ballots over HTTP, distributed topology (PostgreSQL/Redis/Kafka)', 'ballots/s', 'distributed mode not built yet');
+    const { rate, rates, appended } = await ballotRows(service.url, poll, SIZES.ballotsPerRun, SIZES.ballotRuns, cores);
+    allInOneRates = rates;
     let board = appended;
     board += await latencyRows(service.url, poll, rate / 2, SIZES.latencySeconds, SIZES.latencyRuns);
     board += await liveRow(service.url, poll, SIZES.live, 20, SIZES.liveRuns);
@@ -56,4 +58,6 @@ export async function allInOneRows(): Promise<void> {
   } finally {
     await service.stop();
   }
+  // The all-in-one service is stopped first: the distributed processes get the machine.
+  await distributedRow(allInOneRates, SIZES.ballotsPerRun, SIZES.ballotRuns);
 }

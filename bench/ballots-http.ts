@@ -41,7 +41,7 @@ async function bareServer(): Promise<{ url: string; stop: () => Promise<void> }>
 }
 
 /** Records the throughput rows; returns the median ballots/s and how many ballots were appended. */
-export async function ballotRows(url: string, poll: BenchPoll, perRun: number, runs: number, cores: string): Promise<{ rate: number; appended: number }> {
+export async function ballotRows(url: string, poll: BenchPoll, perRun: number, runs: number, cores: string): Promise<{ rate: number; rates: number[]; appended: number }> {
   const bare = await bareServer();
   const s: number[] = [];
   const b: number[] = [];
@@ -63,7 +63,7 @@ export async function ballotRows(url: string, poll: BenchPoll, perRun: number, r
   const name = `ballot box durable ballots over HTTP, all-in-one (verify + spend + append + receipt; ${perRun} a run, ${CONNECTIONS} connections)`;
   record(name, 'ballots/s', s, { name: 'bare fastify JSON POST (same bodies, same generator)', b, target: 0.3 }, cores);
   recordAbsolute(`${name}, absolute (stretch goal)`, 'ballots/s', s, { atLeast: 10_000 }, cores);
-  return { rate: median(s), appended: perRun * runs };
+  return { rate: median(s), rates: s, appended: perRun * runs };
 }
 
 /** Open-model latency at `rate` ballots/s for `seconds`, `runs` times; returns ballots appended. */
