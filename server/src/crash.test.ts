@@ -19,13 +19,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ballot, Receipt, TokenClient, TokenVerifier, fromBase64, leafHash, parseEntry, toBase64, verifyReceipt } from '@blindvote/crypto';
+import { Ballot, Receipt, TokenClient, TokenVerifier, fromBase64, leafHash, toBase64, verifyReceipt } from '@blindvote/crypto';
 import type { BlindingState, ReceiptJSON } from '@blindvote/crypto';
 import { testToken } from '@blindvote/crypto/testing';
 import { allPassed, audit, httpFetcher } from '@blindvote/verifier';
 import { Api, pool } from './client.ts';
 import { AllInOne } from './testing/deployment.ts';
-import { OPTIONS, publishTestPoll, pollTokenKey, readBoard, registerVoters } from './testing/polls.ts';
+import { ballotIndex, OPTIONS, publishTestPoll, pollTokenKey, readBoard, registerVoters } from './testing/polls.ts';
 
 const KILLS = Number(process.env['BLINDVOTE_CRASH_KILLS'] ?? (process.env['BLINDVOTE_LONG'] === '1' ? 30 : 5));
 const CLIENTS = 4;
@@ -161,14 +161,7 @@ test(`crash durability: ${KILLS} SIGKILLs under ballot load, and one during issu
 
   await t.test('4. check: every acknowledged ballot is on the board exactly once at its leaf, and nothing else is', async () => {
     const entries = await readBoard(board);
-    const onBoard = new Map<string, number>();
-    for (const [index, bytes] of entries.entries()) {
-      if (index === 0) continue;
-      assert.equal(parseEntry(bytes).type, 'ballot', `entry ${index}`);
-      const at = toBase64(bytes);
-      assert.equal(onBoard.has(at), false, `entry ${index} repeats entry ${onBoard.get(at)}`);
-      onBoard.set(at, index);
-    }
+    const onBoard = ballotIndex(entries);
     let verified = 0;
     for (const [at, { receipt }] of sent) {
       assert.ok(receipt !== null);

@@ -23,6 +23,7 @@ import type {
   ConsumerOptions,
   TopicSpec,
 } from './bus.ts';
+import { Signal } from './signal.ts';
 
 /** Most records one handler call gets. */
 const MAX_BATCH = 500;
@@ -65,27 +66,6 @@ export function partitionFor(key: Uint8Array | string, partitions: number): numb
 
 interface Topic {
   readonly partitions: ConsumedRecord[][];
-}
-
-/** A promise that resolves at the next `notify()`. */
-class Signal {
-  #waiters: (() => void)[] = [];
-  wait(ms?: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = ms === undefined ? null : setTimeout(done, ms);
-      const waiters = this.#waiters;
-      function done() {
-        if (timer !== null) clearTimeout(timer);
-        const at = waiters.indexOf(done);
-        if (at >= 0) waiters.splice(at, 1);
-        resolve();
-      }
-      waiters.push(done);
-    });
-  }
-  notify(): void {
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  }
 }
 
 class Group {

@@ -8,7 +8,8 @@ import { createPrivateKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Checkpoint, Poll, decodeBundle, parseNote, TILE_WIDTH } from '@blindvote/crypto';
+import assert from 'node:assert/strict';
+import { Checkpoint, Poll, decodeBundle, parseEntry, parseNote, TILE_WIDTH, toBase64 } from '@blindvote/crypto';
 import { httpFetcher } from '@blindvote/verifier';
 import { publishPoll } from '../client.ts';
 import type { Api } from '../client.ts';
@@ -74,4 +75,20 @@ export async function readBoard(board: string): Promise<Uint8Array[]> {
     entries.push(...decodeBundle(await fetcher.bundle(index, width), width));
   }
   return entries;
+}
+
+/**
+ * The ballots of a board's entries (the manifest first), by their bytes in base64 → index;
+ * asserts that every entry after the manifest is a ballot and none repeats another.
+ */
+export function ballotIndex(entries: readonly Uint8Array[]): Map<string, number> {
+  const onBoard = new Map<string, number>();
+  for (const [index, bytes] of entries.entries()) {
+    if (index === 0) continue;
+    assert.equal(parseEntry(bytes).type, 'ballot', `entry ${index}`);
+    const at = toBase64(bytes);
+    assert.equal(onBoard.has(at), false, `entry ${index} repeats entry ${onBoard.get(at)}`);
+    onBoard.set(at, index);
+  }
+  return onBoard;
 }
