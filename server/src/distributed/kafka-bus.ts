@@ -42,6 +42,7 @@ import type {
   ConsumerOptions,
   TopicSpec,
 } from './bus.ts';
+import { Signal } from './signal.ts';
 
 export interface KafkaBusOptions {
   /** host:port of one or more brokers. */
@@ -96,39 +97,66 @@ async function bounded<T>(promise: Promise<T>, ms: number, message: string): Pro
   }
 }
 
-/** A promise that resolves at the next `notify()` (or after `ms`). */
-class Signal {
-  #waiters: (() => void)[] = [];
-  wait(ms?: number): Promise<void> {
-    return new Promise((resolve) => {
-      const waiters = this.#waiters;
-      const timer = ms === undefined ? null : setTimeout(done, ms);
-      function done() {
-        if (timer !== null) clearTimeout(timer);
-        const at = waiters.indexOf(done);
-        if (at >= 0) waiters.splice(at, 1);
-        resolve();
-      }
-      waiters.push(done);
-    });
-  }
-  notify(): void {
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  }
+/** Most records in one produce request of the group send. */
+const MAX_SEND_RECORDS = 2000;
+
+interface QueuedSend {
+  readonly records: readonly BusRecord[];
+  resolve(): void;
+  reject(error: unknown): void;
 }
 
 class KafkaProducer implements BusProducer {
   readonly #settings: Settings;
   #client: Producer | null = null;
   #closed = false;
+  readonly #queues = new Map<string, QueuedSend[]>();
+  readonly #sending = new Set<string>();
 
   constructor(settings: Settings) {
     this.#settings = settings;
   }
 
-  async send(topic: string, records: readonly BusRecord[]): Promise<void> {
-    if (this.#closed) throw new Error('KafkaBus producer: send after close()');
-    if (records.length === 0) return;
+  /**
+   * Group send: while one produce request of a topic is in flight, later sends queue up and go
+   * out together as the next request (in call order, so records of one key keep their order).
+   * Idle, a send goes out at once; under load one request carries many callers' records. Each
+   * caller resolves when its request was acknowledged, and rejects with every caller of a failed one.
+   */
+  send(topic: string, records: readonly BusRecord[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('KafkaBus producer: send after close()'));
+    if (records.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let queue = this.#queues.get(topic);
+      if (queue === undefined) this.#queues.set(topic, (queue = []));
+      queue.push({ records, resolve, reject });
+      if (!this.#sending.has(topic)) void this.#drain(topic);
+    });
+  }
+
+  async #drain(topic: string): Promise<void> {
+    this.#sending.add(topic);
+    try {
+      for (;;) {
+        const queue = this.#queues.get(topic) ?? [];
+        if (queue.length === 0) return;
+        let count = 0;
+        let take = 0;
+        while (take < queue.length && (take === 0 || count + queue[take]!.records.length <= MAX_SEND_RECORDS)) count += queue[take++]!.records.length;
+        const callers = queue.splice(0, take);
+        try {
+          await this.#produce(topic, callers.flatMap((c) => c.records));
+          for (const c of callers) c.resolve();
+        } catch (error) {
+          for (const c of callers) c.reject(error);
+        }
+      }
+    } finally {
+      this.#sending.delete(topic);
+    }
+  }
+
+  async #produce(topic: string, records: readonly BusRecord[]): Promise<void> {
     const { brokers, sendTimeoutMs } = this.#settings;
     const client = (this.#client ??= this.#create());
     const sending = client.send({
