@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import pg from 'pg';
-import { Acceptance, Ballot, leafHash, parseEntry, toBase64 } from '@blindvote/crypto';
+import { Acceptance, Ballot, leafHash, toBase64 } from '@blindvote/crypto';
 import type { ReceiptJSON } from '@blindvote/crypto';
 import { testToken } from '@blindvote/crypto/testing';
 import { allPassed, audit, httpFetcher } from '@blindvote/verifier';
@@ -23,7 +23,7 @@ import { Api } from './client.ts';
 import type { AcceptanceJSON } from './client.ts';
 import { Distributed } from './testing/distributed.ts';
 import { startTestBroker } from './testing/kafka.ts';
-import { OPTIONS, publishTestPoll, readBoard } from './testing/polls.ts';
+import { ballotIndex, OPTIONS, publishTestPoll, readBoard } from './testing/polls.ts';
 
 const BALLOTS = Number(process.env['BLINDVOTE_CHAOS_BALLOTS'] ?? 20_000);
 const CLIENTS = 24;
@@ -106,6 +106,15 @@ test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box,
           const leader = await d.leader();
           assert.ok(leader !== null, 'a sequencer holds the lock');
           await leader.kill();
+          // The standby takes the writer lock (PostgreSQL released it with the dead connection).
+          const killedAt = Date.now();
+          let standby = await d.leader();
+          while (standby === null && Date.now() - killedAt < 30_000) {
+            await sleep(100);
+            standby = await d.leader();
+          }
+          assert.ok(standby !== null && standby !== leader, 'the standby sequencer took over');
+          t.diagnostic(`failover: ${standby.name} holds the writer lock ${Date.now() - killedAt} ms after ${leader.name} was killed`);
           chaos[1]!.restart = () => leader.start();
         },
         restart: async () => {},
@@ -146,14 +155,7 @@ test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box,
 
   await t.test('3. check: every acknowledged ballot is on the board exactly once at its leaf, and nothing else is', async () => {
     const entries = await readBoard(board);
-    const onBoard = new Map<string, number>();
-    for (const [index, bytes] of entries.entries()) {
-      if (index === 0) continue;
-      assert.equal(parseEntry(bytes).type, 'ballot', `entry ${index}`);
-      const at = toBase64(bytes);
-      assert.equal(onBoard.has(at), false, `entry ${index} repeats entry ${onBoard.get(at)}`);
-      onBoard.set(at, index);
-    }
+    const onBoard = ballotIndex(entries);
     for (const [at, { ack }] of acks) {
       assert.ok(ack?.kind === 'receipt');
       assert.equal(onBoard.get(at), ack.receipt.leaf_index, 'the ballot sits at its receipt leaf');
@@ -176,6 +178,29 @@ test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box,
     assert.deepEqual(results.counts, expected);
     const checks = await audit(httpFetcher(board), { boardKey: poll.board_key });
     assert.ok(allPassed(checks), JSON.stringify(checks.filter((c) => !c.ok), null, 2));
+  });
+
+  await t.test('5. storm: 1,000 concurrent submissions of one token through both ballot boxes → one entry', async () => {
+    const token = testToken(key, pollId);
+    const same = new Ballot({ poll_id: pollId, token, choice: ['bikes'] });
+    const other = new Ballot({ poll_id: pollId, token, choice: ['park'] });
+    const answers = await Promise.all(
+      Array.from({ length: 1000 }, async (_, i) => {
+        const ballot = i % 2 === 0 ? same : other;
+        const res = await fetch(`${d.url}/v1/ballots`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ballot.toJSON()) });
+        return { ballot, status: res.status, body: await res.text() };
+      }),
+    );
+    const accepted = answers.filter((a) => a.status === 200 || a.status === 201);
+    const winner = accepted[0]!.ballot;
+    assert.ok(accepted.every((a) => a.ballot === winner), 'only copies of one ballot got receipts');
+    assert.equal(new Set(accepted.map((a) => JSON.parse(a.body).leaf_index)).size, 1, 'every copy got the same leaf');
+    assert.equal(accepted.filter((a) => a.status === 201).length, 1, 'one 201, the rest of the copies 200');
+    const refused = answers.filter((a) => a.ballot !== winner);
+    assert.ok(refused.every((a) => a.status === 409), JSON.stringify([...new Set(refused.map((a) => a.status))]));
+    const entries = await readBoard(board);
+    assert.equal(entries.filter((e) => toBase64(e) === toBase64(same.serialize()) || toBase64(e) === toBase64(other.serialize())).length, 1, 'one entry on the board');
+    t.diagnostic(`storm: ${accepted.length} receipts for one leaf, ${refused.length} refused with 409`);
   });
 });
 
