@@ -72,7 +72,9 @@ export async function castBallot(account: string, poll: Poll, token: Token, choi
   } catch {
     throw new ApiError(0, 'NETWORK', 'The connection dropped while your ballot was being sent. It may have been recorded: press "Retry" — the same ballot is sent again and you get its receipt either way.');
   }
-  const receipt = Receipt.fromJSON(await read<ReceiptJSON>(response));
+  let answer = await read<ReceiptJSON | Accepted>(response);
+  if (response.status === 202) answer = await exchange(answer as Accepted);
+  const receipt = Receipt.fromJSON(answer as ReceiptJSON);
   const checks = await verifyReceipt(receipt, poll);
   const valid = receiptValid(checks);
   if (valid) {
@@ -80,6 +82,24 @@ export async function castBallot(account: string, poll: Poll, token: Token, choi
     forgetVoteProgress(account, poll.poll_id);
   }
   return { receipt, checks, valid };
+}
+
+/** A 202 from a distributed ballot box: durable, on the board within `max_merge_delay` seconds. */
+interface Accepted {
+  readonly acceptance: string;
+  readonly receipt: string;
+  readonly max_merge_delay: number;
+}
+
+/** Exchanges a signed acceptance for the receipt, asking once a second until the promised delay passed. */
+async function exchange(accepted: Accepted): Promise<ReceiptJSON> {
+  const deadline = Date.now() + (accepted.max_merge_delay + 5) * 1000;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const response = await fetch(`${BALLOT_BOX_URL}${accepted.receipt}`, { credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' }).catch(() => null);
+    if (response?.status === 200) return (await response.json()) as ReceiptJSON;
+  }
+  throw new ApiError(0, 'PENDING', 'Your ballot was accepted (the ballot box signed that it will be on the board), but the board does not show it yet. Press "Retry" later: the same ballot is sent again and you get its receipt.');
 }
 
 export interface RecheckResult {
