@@ -263,7 +263,7 @@ test('the keys come from `blindvote keys` through ${VAR:?…}, so compose refuse
   check(problems);
 });
 
-test('every service has a health check; each process checks its own /healthz', () => {
+test('every service has a health check; each process checks its own /readyz (its dependencies answer)', () => {
   const problems: string[] = [];
   for (const [name, service] of Object.entries(file.services)) {
     const t = service.healthcheck?.test;
@@ -274,7 +274,7 @@ test('every service has a health check; each process checks its own /healthz', (
     const text = Array.isArray(t) ? t.join(' ') : String(t);
     const port = portOf(p.name);
     const ownPort = /process\.env\.BLINDVOTE_PORT/.test(text) || (port !== undefined && text.includes(`:${port}/`));
-    if (!text.includes('/healthz') || !ownPort) problems.push(`${p.name}: the healthcheck (${text}) must fetch /healthz on its own BLINDVOTE_PORT`);
+    if (!text.includes('/readyz') || !ownPort) problems.push(`${p.name}: the healthcheck (${text}) must fetch /readyz on its own BLINDVOTE_PORT (depends_on waits for readiness, not mere liveness)`);
     if (/\bcurl\b|\bwget\b/.test(text)) problems.push(`${p.name}: the healthcheck uses curl or wget, which the image does not have; use node's fetch`);
   }
   check(problems);

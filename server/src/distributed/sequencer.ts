@@ -42,9 +42,15 @@ export class SequencerService {
   #producer: BusProducer | null = null;
   #stopping = false;
   #leader = false;
+  #topics = false;
 
   constructor(options: SequencerServiceOptions) {
     this.#o = options;
+  }
+
+  /** True once the topics exist (this process created them or found them): the process is ready, leader or standby. */
+  get topicsReady(): boolean {
+    return this.#topics;
   }
 
   /** True once this process holds the writer lock and consumes. */
@@ -64,6 +70,7 @@ export class SequencerService {
   async #lead(): Promise<void> {
     const { bus, names, partitions } = this.#o;
     await bus.ensureTopics([{ name: names.commandsTopic, partitions }, { name: names.entriesTopic, partitions }]);
+    this.#topics = true;
     const lock = new pg.Client({ connectionString: this.#o.boardDatabaseUrl, keepAlive: true });
     this.#lock = lock;
     lock.on('error', (err) => {

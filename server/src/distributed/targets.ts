@@ -150,6 +150,9 @@ export async function buildTarget(config: Config): Promise<TargetService> {
     res.add(sequencer, (s) => s.stop());
     app.get('/v1/sequencer', { schema: { hide: true } }, async () => ({ leader: sequencer.leader }));
     ready('redis', pingRedis(replies));
+    ready('kafka topics', async () => {
+      if (!sequencer.topicsReady) throw new Error('not created yet (is Kafka up?)');
+    });
   }
 
   if (runs('tallier')) {
