@@ -6,7 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Acceptance, NoteSigner, Receipt, generateSignerKey, leafHash, receiptValid, toBase64, verifyReceipt } from '@blindvote/crypto';
+import fastify from 'fastify';
+import { ballotBox } from './plugin.ts';
 import { fixture, testPolls } from './testing/app.ts';
+import { FakeSink } from './testing/fake-sink.ts';
+import { MemoryPollDirectory, newBoardSigner, testPoll } from './testing/polls.ts';
 import type { Fixture } from './testing/app.ts';
 import { DURING } from './testing/polls.ts';
 
@@ -65,5 +69,28 @@ test('a sink that answers pending without an acceptance signer is an internal er
     assert.equal(res.statusCode, 500);
   } finally {
     await g.app.close();
+  }
+});
+
+test('a sealed poll serves no ballot by leaf hash before its close (leaf hashes are public); after the close it does', async () => {
+  const signer = newBoardSigner();
+  const sealed = await testPoll('sealed', signer, 'single', 'sealed');
+  const directory = new MemoryPollDirectory([sealed.open]);
+  const sink = new FakeSink(signer, [sealed.open]);
+  const app = fastify();
+  await app.register(ballotBox, { polls: directory, sink, now: () => DURING });
+  try {
+    const ballot = sealed.ballot(['a']);
+    assert.equal((await sink.submit(ballot)).status, 'appended');
+    const url = `/v1/ballots/sealed/receipt/${Buffer.from(leafHash(ballot.serialize())).toString('hex')}`;
+    const hidden = await app.inject({ method: 'GET', url });
+    assert.equal(hidden.statusCode, 403);
+    assert.equal(hidden.json().code, 'BV_RECEIPT_SEALED');
+    assert.match(hidden.json().message, /POST your identical ballot/);
+    assert.doesNotMatch(hidden.body, /"choice"/);
+    directory.close('sealed');
+    assert.equal((await app.inject({ method: 'GET', url })).statusCode, 200);
+  } finally {
+    await app.close();
   }
 });

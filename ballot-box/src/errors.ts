@@ -80,3 +80,10 @@ export const ReceiptNotYet = createError<'BV_RECEIPT_NOT_YET', 404, [string, num
   'poll "%s": no ballot with this leaf hash is on the board yet; it was accepted if you hold a signed acceptance, so ask again after %d seconds',
   404,
 );
+
+/** 403 on the receipt exchange of a sealed poll before its close: it would reveal ballots by leaf hash. Argument: poll id. */
+export const ReceiptSealed = createError<'BV_RECEIPT_SEALED', 403, [string]>(
+  'BV_RECEIPT_SEALED',
+  'poll "%s" is sealed until it closes, so ballots are not served by leaf hash; to get your receipt, POST your identical ballot to /v1/ballots again',
+  403,
+);

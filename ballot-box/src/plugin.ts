@@ -22,7 +22,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { admitBallot } from './admit.ts';
-import { BallotMalformed, BallotTooLarge, Internal, Overloaded, PollClosed, PollNotFound, ReceiptNotYet, TokenSpent, UnsupportedMediaType } from './errors.ts';
+import { BallotMalformed, BallotTooLarge, Internal, Overloaded, PollClosed, PollNotFound, ReceiptNotYet, ReceiptSealed, TokenSpent, UnsupportedMediaType } from './errors.ts';
 import type { BallotSink, OpenPoll, PollDirectory, Recorded } from './ports.ts';
 import { schemaErrorFormatter } from './schema-errors.ts';
 import { ballotRouteSchema, receiptRouteSchema } from './schemas.ts';
@@ -155,6 +155,8 @@ async function receiptRoute(app: FastifyInstance, polls: PollDirectory, sink: Ba
     const { pollId, leafHash } = request.params;
     const poll = await polls.get(pollId);
     if (poll === null) throw new PollNotFound(pollId);
+    // DESIGN.md promise 7: a sealed poll's ballots stay hidden until the close, and leaf hashes are public (hash tiles).
+    if (poll.poll.results === 'sealed' && !poll.closed) throw new ReceiptSealed(pollId);
     const found = await sink.byLeafHash(pollId, Uint8Array.from(Buffer.from(leafHash, 'hex')));
     if (found === null) {
       reply.header('retry-after', '2');

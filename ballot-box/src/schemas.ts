@@ -111,6 +111,7 @@ export const receiptRouteSchema = {
   response: {
     200: { ...ReceiptBody, description: 'the receipt' },
     400: error('poll id or leaf hash malformed (64 lowercase hex digits)'),
+    403: error('a sealed poll before its close: resubmit the identical ballot instead'),
     404: error('no such poll, or the ballot is not on the board yet (Retry-After)'),
   },
 };

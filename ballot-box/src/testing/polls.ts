@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { Ballot, NoteSigner, Poll, TokenVerifier, generateSignerKey, sha256, utf8 } from '@blindvote/crypto';
-import type { BallotKind, Token } from '@blindvote/crypto';
+import type { BallotKind, ResultsPolicy, Token } from '@blindvote/crypto';
 import { generateTokenKey } from '@blindvote/crypto/issuer';
 import type { OpenPoll, PollDirectory } from '../ports.ts';
 import { testToken } from '@blindvote/crypto/testing';
@@ -26,7 +26,7 @@ export interface TestPoll {
 }
 
 /** Options a, b, c; `multi` allows up to 2. The board signer is shared by the test's polls. */
-export async function testPoll(pollId: string, signer: NoteSigner, kind: BallotKind = 'multi'): Promise<TestPoll> {
+export async function testPoll(pollId: string, signer: NoteSigner, kind: BallotKind = 'multi', results: ResultsPolicy = 'live'): Promise<TestPoll> {
   const { privateKey, spki } = await generateTokenKey(2048);
   const poll = new Poll({
     poll_id: pollId,
@@ -43,7 +43,7 @@ export async function testPoll(pollId: string, signer: NoteSigner, kind: BallotK
     },
     opens_at: OPENS_AT,
     closes_at: CLOSES_AT,
-    results: 'live',
+    results,
     token_key: { suite: 'RSABSSA-SHA384-PSS-Randomized', spki },
     board_key: signer.verifierKey,
     roll: { size: 1000, commitment: sha256(utf8(`roll of ${pollId}`)) },
