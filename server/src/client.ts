@@ -82,23 +82,22 @@ export interface AcceptanceJSON {
 }
 
 /**
- * Casts a ballot and returns its receipt JSON. A 202 (signed acceptance) is exchanged for the
- * receipt at its `receipt` path, asking again until the promised merge delay has passed;
- * `onAccepted` sees the acceptance first (the voter's proof if the board never shows the leaf).
+ * Casts a ballot and returns its receipt JSON. A 202 (signed acceptance: durable, not yet decided
+ * by the board) is followed by resubmitting the identical ballot once a second until the board
+ * decided: its receipt, or the refusal with its evidence (409 naming the entry that spent the
+ * token, 410 after the close), thrown as ApiError. `onAccepted` sees each acceptance first (the
+ * voter's signed evidence if the board never decides within the promised merge delay).
  */
 export async function castBallot(api: Api, ballot: { toJSON(): unknown }, onAccepted?: (acceptance: AcceptanceJSON) => void): Promise<any> {
-  const answer = await api.call('POST', '/v1/ballots', { body: ballot.toJSON() });
-  if (typeof answer?.acceptance !== 'string') return answer;
-  const accepted = answer as AcceptanceJSON;
-  onAccepted?.(accepted);
-  const deadline = Date.now() + (accepted.max_merge_delay + 5) * 1000;
+  let deadline = Infinity;
   for (;;) {
-    try {
-      return await api.call('GET', accepted.receipt);
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 404 || Date.now() > deadline) throw err;
-    }
-    await sleep(250);
+    const answer = await api.call('POST', '/v1/ballots', { body: ballot.toJSON() });
+    if (typeof answer?.acceptance !== 'string') return answer;
+    const accepted = answer as AcceptanceJSON;
+    onAccepted?.(accepted);
+    if (deadline === Infinity) deadline = Date.now() + (accepted.max_merge_delay + 5) * 1000;
+    if (Date.now() > deadline) throw new ApiError('POST', '/v1/ballots', 202, `accepted but not decided by the board within ${accepted.max_merge_delay} s; keep the signed acceptance as evidence`);
+    await sleep(1000);
   }
 }
 

@@ -73,7 +73,7 @@ export async function castBallot(account: string, poll: Poll, token: Token, choi
     throw new ApiError(0, 'NETWORK', 'The connection dropped while your ballot was being sent. It may have been recorded: press "Retry" — the same ballot is sent again and you get its receipt either way.');
   }
   let answer = await read<ReceiptJSON | Accepted>(response);
-  if (response.status === 202) answer = await exchange(answer as Accepted);
+  if (response.status === 202) answer = await awaitDecision(answer as Accepted, ballotJson);
   const receipt = Receipt.fromJSON(answer as ReceiptJSON);
   const checks = await verifyReceipt(receipt, poll);
   const valid = receiptValid(checks);
@@ -87,17 +87,26 @@ export async function castBallot(account: string, poll: Poll, token: Token, choi
 /** A 202 from a distributed ballot box: durable, on the board within `max_merge_delay` seconds. */
 interface Accepted {
   readonly acceptance: string;
-  readonly receipt: string;
   readonly max_merge_delay: number;
 }
 
-/** Exchanges a signed acceptance for the receipt, asking once a second until the promised delay passed. */
-async function exchange(accepted: Accepted): Promise<ReceiptJSON> {
+/**
+ * After a 202: resubmits the identical ballot once a second until the board decided (its receipt,
+ * or a refusal the caller shows), within the promised merge delay.
+ */
+async function awaitDecision(accepted: Accepted, ballotJson: unknown): Promise<ReceiptJSON> {
   const deadline = Date.now() + (accepted.max_merge_delay + 5) * 1000;
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const response = await fetch(`${BALLOT_BOX_URL}${accepted.receipt}`, { credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' }).catch(() => null);
-    if (response?.status === 200) return (await response.json()) as ReceiptJSON;
+    const response = await fetch(`${BALLOT_BOX_URL}/v1/ballots`, {
+      method: 'POST',
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ballotJson),
+    }).catch(() => null);
+    if (response === null || response.status === 202) continue;
+    return read<ReceiptJSON>(response);
   }
   throw new ApiError(0, 'PENDING', 'Your ballot was accepted (the ballot box signed that it will be on the board), but the board does not show it yet. Press "Retry" later: the same ballot is sent again and you get its receipt.');
 }
