@@ -156,7 +156,13 @@ async function serve(argv: string[], io: Io): Promise<number> {
   if (target !== 'all') {
     const { buildTarget } = await import('./distributed/targets.ts');
     const service = await buildTarget(config);
-    const address = await service.app.listen({ host: config.host, port: config.port });
+    let address: string;
+    try {
+      address = await service.app.listen({ host: config.host, port: config.port });
+    } catch (err) {
+      await service.close();
+      throw err;
+    }
     io.out(`blindvote ${target} is running (distributed; started in ${Math.round(performance.now() - started)} ms)\n  listening on       ${address}\n  public URL         ${config.publicUrl}\n`);
     if (service.adminPasswordFile !== null) io.out(`  first login        username "${config.adminUsername}", password in ${service.adminPasswordFile}\n`);
     await new Promise<void>((resolve) => {

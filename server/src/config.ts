@@ -100,8 +100,8 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'BLINDVOTE_BOARD_SIGNER_KEY', doc: 'distributed, bulletin-board and sequencer: the board checkpoint signer key (C2SP, secret; blindvote keys makes one)' },
   { name: 'BLINDVOTE_BOARD_KEY', doc: 'distributed, issuer: the board verifier key (C2SP) every manifest names' },
   { name: 'BLINDVOTE_ACCEPTANCE_SIGNER_KEY', doc: 'distributed, ballot-box: signer key of the signed acceptances (C2SP, secret; the same on every ballot box)' },
-  { name: 'BLINDVOTE_RECEIPT_WAIT_MS', default: '2000', doc: 'distributed, ballot-box: how long a ballot waits for the sequencer before the answer is 202 with a signed acceptance' },
-  { name: 'BLINDVOTE_MAX_MERGE_DELAY', default: '60', doc: 'distributed, ballot-box: seconds within which an accepted ballot is promised on the board' },
+  { name: 'BLINDVOTE_RECEIPT_WAIT_MS', default: '2000', doc: 'distributed, ballot-box: how long a ballot waits for the sequencer before the answer is 202 with a signed acceptance (1..25000 ms)' },
+  { name: 'BLINDVOTE_MAX_MERGE_DELAY', default: '60', doc: 'distributed, ballot-box: seconds within which an accepted ballot is promised on the board (30..86400)' },
   { name: 'BLINDVOTE_UPSTREAM_ISSUER', doc: 'distributed, gateway: issuer base URLs, comma-separated' },
   { name: 'BLINDVOTE_UPSTREAM_BALLOT_BOX', doc: 'distributed, gateway: ballot box base URLs, comma-separated' },
   { name: 'BLINDVOTE_UPSTREAM_BOARD', doc: 'distributed, gateway: board reader base URLs, comma-separated' },
@@ -234,8 +234,10 @@ export function loadConfig(env: Env = process.env, target: Target = 'all'): Conf
     boardSignerKey: key('BLINDVOTE_BOARD_SIGNER_KEY', /^PRIVATE\+KEY\+/, 'a C2SP signer key (PRIVATE+KEY+<name>+<id>+<key>); blindvote keys makes one'),
     boardKey: key('BLINDVOTE_BOARD_KEY', /^[^+\s]+\+[0-9a-f]{8}\+/, 'a C2SP verifier key (<name>+<id>+<key>), the pair of BLINDVOTE_BOARD_SIGNER_KEY'),
     acceptanceSignerKey: key('BLINDVOTE_ACCEPTANCE_SIGNER_KEY', /^PRIVATE\+KEY\+/, 'a C2SP signer key (PRIVATE+KEY+<name>+<id>+<key>); blindvote keys makes one'),
-    receiptWaitMs: int('BLINDVOTE_RECEIPT_WAIT_MS', 1, 600_000),
-    maxMergeDelaySeconds: int('BLINDVOTE_MAX_MERGE_DELAY', 1, 86_400),
+    // Under the gateway's 30 s wait for an answer, so a slow board gives a 202, never a 504.
+    receiptWaitMs: int('BLINDVOTE_RECEIPT_WAIT_MS', 1, 25_000),
+    // Above a sequencer failover (a consumer-group session plus a rebalance: seconds).
+    maxMergeDelaySeconds: int('BLINDVOTE_MAX_MERGE_DELAY', 30, 86_400),
     upstreams: {
       issuer: urls('BLINDVOTE_UPSTREAM_ISSUER', ['http:', 'https:']),
       ballotBox: urls('BLINDVOTE_UPSTREAM_BALLOT_BOX', ['http:', 'https:']),

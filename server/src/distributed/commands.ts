@@ -58,6 +58,8 @@ export function decodeCommand(bytes: Uint8Array): Command {
   const kind = json['kind'];
   if (typeof json['id'] !== 'string' || typeof json['reply_to'] !== 'string' || typeof json['poll_id'] !== 'string') throw new Error('board command: id, reply_to and poll_id must be strings');
   if (kind !== 'ballot' && kind !== 'publish' && kind !== 'close' && kind !== 'tally') throw new Error(`board command: unknown kind ${JSON.stringify(kind)}`);
+  if (kind !== 'close' && typeof json['entry'] !== 'string') throw new Error(`board command: a ${kind} carries its entry`);
+  if (kind === 'close' && (typeof json['issued'] !== 'number' || typeof json['closed_at'] !== 'string')) throw new Error('board command: a close carries issued and closed_at');
   return {
     id: json['id'],
     reply_to: json['reply_to'],
@@ -134,7 +136,11 @@ export class BoardClient {
 
   /** Produces the command (durable when this resolves) and waits up to `waitMs` for its reply. */
   async request(command: Omit<Command, 'id' | 'reply_to'>, waitMs: number): Promise<Reply | null> {
-    this.#subscribed ??= this.#subscriber.subscribe(this.#names.replyChannel(this.#instance));
+    // A failed subscription is tried again by the next request (Redis may be back by then).
+    this.#subscribed ??= this.#subscriber.subscribe(this.#names.replyChannel(this.#instance)).catch((err: unknown) => {
+      this.#subscribed = null;
+      throw new Error(`board commands: cannot subscribe to replies in Redis (${(err as Error).message}); nothing was sent, retry`, { cause: err });
+    });
     await this.#subscribed;
     const id = randomUUID();
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -13,8 +13,10 @@ import type { BoardFeed } from '@blindvote/tallier';
 import type { Bus, BusConsumer } from './bus.ts';
 import type { BoardClient, Names, Reply } from './commands.ts';
 
-/** How long the issuer and the tallier wait for the sequencer before they fail (and retry later). */
-const WRITE_WAIT_MS = 30_000;
+/** How long the issuer and the tallier wait for the sequencer before they fail (and retry later); under the gateway's 30 s. */
+const WRITE_WAIT_MS = 25_000;
+/** How often a tallier looks at every poll whether or not it was notified (catches missed notifications). */
+const SWEEP_MS = 10_000;
 
 /** A reply that is not a success, as the error the in-process Board would have thrown. */
 function failure(what: string, pollId: string, reply: Reply | null): Error {
@@ -68,6 +70,7 @@ export function remoteBallotSink(client: BoardClient, reader: Board, waitMs: num
 export function remoteBoardFeed(client: BoardClient, reader: Board, bus: Bus, names: Names): BoardFeed & { start(): Promise<void>; stop(): Promise<void> } {
   const listeners = new Set<(pollId: string, size: number) => void>();
   let consumer: BusConsumer | null = null;
+  let sweep: ReturnType<typeof setInterval> | null = null;
   return {
     polls: () => reader.polls(),
     checkpoint: (pollId) => reader.checkpoint(pollId),
@@ -84,12 +87,26 @@ export function remoteBoardFeed(client: BoardClient, reader: Board, bus: Bus, na
       consumer = await bus.consumer({ group: names.tallierGroup, topics: [names.entriesTopic], start: 'latest' });
       await consumer.run(async (records) => {
         for (const record of records) {
-          const { poll_id: pollId, size } = JSON.parse(Buffer.from(record.value).toString('utf8')) as { poll_id: string; size: number };
-          for (const listener of listeners) listener(pollId, size);
+          let note: { poll_id: string; size: number };
+          try {
+            note = JSON.parse(Buffer.from(record.value).toString('utf8')) as { poll_id: string; size: number };
+          } catch {
+            continue; // not a notification: nothing to do, and it MUST NOT block the partition
+          }
+          for (const listener of listeners) listener(note.poll_id, note.size);
         }
       });
+      // Notifications are committed as soon as they are handed over: if the tallier that got a
+      // poll's last one dies before the tally, the sweep lets any tallier finish it.
+      sweep = setInterval(() => {
+        reader.polls().then((polls) => {
+          for (const pollId of polls) for (const listener of listeners) listener(pollId, -1);
+        }, () => undefined);
+      }, SWEEP_MS);
+      sweep.unref();
     },
     async stop() {
+      if (sweep !== null) clearInterval(sweep);
       await consumer?.close();
     },
   };

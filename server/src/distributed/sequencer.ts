@@ -71,7 +71,8 @@ export class SequencerService {
     const { bus, names, partitions } = this.#o;
     await bus.ensureTopics([{ name: names.commandsTopic, partitions }, { name: names.entriesTopic, partitions }]);
     this.#topics = true;
-    const lock = new pg.Client({ connectionString: this.#o.boardDatabaseUrl, keepAlive: true });
+    // Keepalive probes from 10 s on: a silently partitioned holder notices and exits.
+    const lock = new pg.Client({ connectionString: this.#o.boardDatabaseUrl, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     this.#lock = lock;
     lock.on('error', (err) => {
       if (this.#stopping) return;
@@ -143,10 +144,13 @@ export class SequencerService {
     if (sizes.size > 0) {
       await this.#producer!.send(names.entriesTopic, [...sizes].map(([pollId, size]) => ({ key: pollId, value: Buffer.from(JSON.stringify({ poll_id: pollId, size })) })));
     }
-    if (replies.length > 0) {
+    if (replies.length > 0 && redis.status === 'ready') {
+      // Best effort: the batch is committed, so a reply lost with Redis only turns the waiting
+      // ballot box's answer into a 202 (durable all the same); it MUST NOT stall the sequencer,
+      // so nothing is even tried while the connection is down.
       const pipeline = redis.pipeline();
       for (const { channel, reply } of replies) pipeline.publish(channel, encodeReply(reply));
-      await pipeline.exec();
+      await pipeline.exec().catch((err: unknown) => this.#o.log.error({ err, replies: replies.length }, 'sequencer: replies not delivered (Redis); requesters answer 202'));
     }
   }
 

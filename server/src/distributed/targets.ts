@@ -62,16 +62,26 @@ export async function buildTarget(config: Config): Promise<TargetService> {
   }
 
   const res = new Resources();
+  try {
+    return await build(config, res);
+  } catch (err) {
+    await res.close();
+    throw err;
+  }
+}
+
+async function build(config: Config, res: Resources): Promise<TargetService> {
+  const d = config.distributed;
   const n = names(d.kafkaTopicPrefix, d.redisPrefix);
   const { app, metrics, ready } = await baseApp(config, `blindvote ${config.target}`);
-  res.add(app, (a) => a.close());
   let adminPasswordFile: string | null = null;
 
   // Shared infrastructure, opened only by the targets that use it.
   let bus: Bus | undefined;
   const kafka = (): Bus => (bus ??= res.add(new KafkaBus({ brokers: [...d.kafkaBrokers], clientId: `blindvote-${config.target}` }), (b) => b.close()));
   const redis = (purpose: string): Redis => {
-    const client = res.add(new Redis(d.redisUrl, { connectionName: `blindvote-${config.target}-${purpose}`, maxRetriesPerRequest: 2, enableOfflineQueue: true }), async (r) => r.disconnect());
+    // Bounded waits: a command fails after 5 s instead of hanging on a silent connection.
+    const client = res.add(new Redis(d.redisUrl, { connectionName: `blindvote-${config.target}-${purpose}`, maxRetriesPerRequest: 2, enableOfflineQueue: true, commandTimeout: 5000 }), async (r) => r.disconnect());
     client.on('error', () => undefined); // ioredis reconnects; failures surface in the calls that need it
     return client;
   };
@@ -172,5 +182,14 @@ export async function buildTarget(config: Config): Promise<TargetService> {
   }
 
   await app.ready();
-  return { app, adminPasswordFile, close: () => res.close() };
+  return {
+    app,
+    adminPasswordFile,
+    // The listener closes first, so no request reaches a closed producer or pool (the gateway
+    // sends it to another instance), then the resources in reverse order.
+    async close() {
+      await app.close();
+      await res.close();
+    },
+  };
 }

@@ -67,13 +67,14 @@ export class Process {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, 'serve', '--target', this.target, '--port', String(this.port)], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Started in the data directory: a .env file in the repository MUST NOT reach the processes.
+    const child = spawn(process.execPath, [CLI, 'serve', '--target', this.target, '--port', String(this.port)], { env: this.#env, cwd: this.#env['BLINDVOTE_DATA_DIR'], stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
-    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-100_000)));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name} did not start in 60 s:\n${this.output.slice(-4000)}`)), 60_000);
       child.stdout!.on('data', (d: Buffer) => {
-        this.output += d.toString();
+        this.output = (this.output + d.toString()).slice(-100_000);
         if (/listening on/.test(this.output)) {
           clearTimeout(timer);
           resolve();
