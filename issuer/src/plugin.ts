@@ -56,7 +56,7 @@ export interface IssuerOptions {
   /** Longest wait for the rate-limit store (default 2000 ms). */
   readonly rateLimitTimeoutMs?: number;
   /** The close scheduler (default: every 1000 ms), or false to run none in this process. */
-  readonly scheduler?: { readonly intervalMs?: number } | false;
+  readonly scheduler?: { readonly intervalMs?: number; readonly graceMs?: number } | false;
   /** The clock (tests). */
   readonly now?: () => Date;
 }
@@ -123,6 +123,7 @@ export async function issuer(app: FastifyInstance, options: IssuerOptions): Prom
       lifecycle,
       now,
       intervalMs: options.scheduler?.intervalMs ?? 1000,
+      graceMs: options.scheduler?.graceMs ?? 0,
       onError: (pollId, error) => app.log.error({ err: error, pollId }, 'issuer: closing a poll failed; retrying next tick'),
     });
     app.addHook('onReady', async () => scheduler.start());

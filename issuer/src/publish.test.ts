@@ -181,3 +181,15 @@ test('scheduler: a process started after closes_at closes the poll at its first 
     await app.close();
   }
 });
+
+test('scheduler with a grace: a poll is closed only graceMs after closes_at (the distributed ballot boxes\' send deadline)', async () => {
+  const h = await harness({ scheduler: { intervalMs: 10, graceMs: 15_000 } });
+  const manifest = await h.publishedPoll(['alice']);
+  h.clock.set('2026-03-01T18:00:10Z'); // closes_at + 10 s: inside the grace
+  await sleep(60);
+  assert.equal(h.board.closes.length, 0, 'not closed within the grace');
+  h.clock.set('2026-03-01T18:00:16Z');
+  const deadline = Date.now() + 5000;
+  while (h.board.closes.length === 0 && Date.now() < deadline) await sleep(10);
+  assert.deepEqual(h.board.closes.map((c) => [c.poll_id, c.closed_at]), [[manifest.poll_id, '2026-03-01T18:00:16Z']]);
+});

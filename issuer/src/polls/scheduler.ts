@@ -12,6 +12,12 @@ export interface SchedulerDeps {
   readonly lifecycle: PollLifecycle;
   readonly now: () => Date;
   readonly intervalMs: number;
+  /**
+   * How long after closes_at a poll is closed (default 0). The distributed mode sets it above
+   * the ballot boxes' send deadline, so every ballot admitted before closes_at is on the commands
+   * topic before the close command and is counted, not refused.
+   */
+  readonly graceMs?: number;
   /** A poll that failed to close this tick (tried again next tick). */
   readonly onError: (pollId: string, error: unknown) => void;
 }
@@ -51,7 +57,7 @@ export class CloseScheduler {
     const closed: string[] = [];
     let due: string[];
     try {
-      due = await this.#d.store.pollsToClose(this.#d.now());
+      due = await this.#d.store.pollsToClose(new Date(this.#d.now().getTime() - (this.#d.graceMs ?? 0)));
     } catch (error) {
       this.#d.onError('*', error);
       return closed;

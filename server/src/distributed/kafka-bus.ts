@@ -126,10 +126,17 @@ class KafkaProducer implements BusProducer {
   send(topic: string, records: readonly BusRecord[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('KafkaBus producer: send after close()'));
     if (records.length === 0) return Promise.resolve();
+    // Each caller's deadline starts now, queued or not: no caller waits past sendTimeoutMs.
+    const { sendTimeoutMs, brokers } = this.#settings;
     return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`KafkaBus: ${records.length} record(s) to ${topic} not acknowledged by ${brokers.join(',')} in ${sendTimeoutMs} ms: is Kafka up? (they may still be written)`)), sendTimeoutMs);
+      const settle = <T extends unknown[]>(f: (...args: T) => void) => (...args: T) => {
+        clearTimeout(timer);
+        f(...args);
+      };
       let queue = this.#queues.get(topic);
       if (queue === undefined) this.#queues.set(topic, (queue = []));
-      queue.push({ records, resolve, reject });
+      queue.push({ records, resolve: settle(resolve), reject: settle(reject) });
       if (!this.#sending.has(topic)) void this.#drain(topic);
     });
   }

@@ -35,6 +35,9 @@ import { RedisLiveStore } from './live-redis.ts';
 import { remoteBallotSink, remoteBoardFeed, remoteBoardPublisher } from './ports.ts';
 import { SequencerService } from './sequencer.ts';
 
+/** Longer than KafkaBus's default send deadline (10 s), which bounds every acknowledged ballot's produce. */
+const CLOSE_GRACE_MS = 15_000;
+
 export interface TargetService {
   readonly app: FastifyInstance;
   /** Set on the issuer's first start: where the admin's one-time password was written. */
@@ -123,6 +126,9 @@ async function build(config: Config, res: Resources): Promise<TargetService> {
       rateLimit: config.rateLimits,
       rateLimitRedis: limits,
       idp: config.idp as IdpOptions | null,
+      // Closes go out after the ballot boxes' send deadline (KafkaBus, 10 s): a ballot admitted
+      // before closes_at and acknowledged is on the commands topic before the close command.
+      scheduler: { graceMs: CLOSE_GRACE_MS },
     });
   }
 
