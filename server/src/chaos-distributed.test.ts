@@ -1,15 +1,20 @@
 /**
- * Chaos in the distributed mode (issue 4, DESIGN.md promises 2-4): a 20,000-ballot load through
- * the gateway while a ballot box, the sequencer holding the writer lock, a tallier and the Kafka
- * broker are each SIGKILLed and restarted. Afterwards every acknowledged ballot — a receipt
- * (200/201) or a signed acceptance (202), later exchanged — is on the board exactly once at its
- * leaf, the board holds nothing else, `blindvote-verify audit` passes, and the live counts pushed
- * by the talliers equal the recount of the acknowledged ballots.
+ * Chaos in the distributed mode (issues 4 and 7, DESIGN.md promises 2-4): a 20,000-ballot load
+ * through the gateway while, one after another, a ballot box, the sequencer holding the writer
+ * lock, a tallier, the Kafka broker and the PostgreSQL server are SIGKILLed and restarted.
+ * Afterwards every acknowledged ballot — a receipt (200/201) or a signed acceptance (202), later
+ * exchanged — is on the board exactly once at its leaf, the board holds nothing else,
+ * `blindvote-verify audit` passes, and the live counts pushed by the talliers equal the recount
+ * of the acknowledged ballots.
  *
- * The deployment runs on a Kafka broker of its own (the one it kills), the shared PostgreSQL and
- * Redis. Ballots carry tokens made with the poll's private key read out of the issuer's database
- * (`testToken`, as in crash.test.ts): the ballot box cannot tell them from issued ones.
- * BLINDVOTE_CHAOS_BALLOTS changes the load (default 20,000).
+ * The deployment runs on a Kafka broker and a PostgreSQL server of its own (the ones it kills;
+ * testing/kafka.ts, testing/postgres-server.ts) and the shared Redis. After PostgreSQL comes back
+ * the test plays the supervisor (docker-compose.yml `restart: unless-stopped`,
+ * `Distributed.restartExited()`): the sequencers exit on purpose when their lock connection dies
+ * (crash-only, sequencer.ts) and are started again; every other process MUST survive the outage
+ * and reconnect on its own. Ballots carry tokens made with the poll's private key read out of the
+ * issuer's database (`testToken`, as in crash.test.ts): the ballot box cannot tell them from
+ * issued ones. BLINDVOTE_CHAOS_BALLOTS changes the load (default 20,000).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,8 +27,10 @@ import { allPassed, audit, httpFetcher } from '@blindvote/verifier';
 import { Api } from './client.ts';
 import type { AcceptanceJSON } from './client.ts';
 import { Distributed } from './testing/distributed.ts';
+import type { Process } from './testing/distributed.ts';
 import { startTestBroker } from './testing/kafka.ts';
 import { ballotIndex, OPTIONS, publishTestPoll, readBoard } from './testing/polls.ts';
+import { startTestPostgres } from './testing/postgres-server.ts';
 
 const BALLOTS = Number(process.env['BLINDVOTE_CHAOS_BALLOTS'] ?? 20_000);
 const CLIENTS = 24;
@@ -48,11 +55,42 @@ async function submit(url: string, ballot: Ballot): Promise<Ack | null> {
   }
 }
 
-test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box, the sequencer, a tallier and Kafka are SIGKILLed`, { timeout: 20 * 60_000 }, async (t) => {
+/** One chaos step: at a fraction of the load, kill something, leave it down, bring it back. */
+interface ChaosStep {
+  /** Fraction of the ballots sent when the kill happens. */
+  readonly at: number;
+  /** How long it stays down before `restart`. */
+  readonly downMs: number;
+  /** SIGKILLs; resolves to exactly what was killed (a process name, a server). */
+  kill(): Promise<string>;
+  /** Brings it back; resolves to what else had to happen, if anything (for the diagnostic). */
+  restart(): Promise<string | null>;
+}
+
+/** The sequencer holding the writer lock, waiting up to `ms` for one (a failover, a restart). */
+async function waitLeader(d: Distributed, ms: number): Promise<Process | null> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const leader = await d.leader();
+    if (leader !== null || Date.now() > deadline) return leader;
+    await sleep(100);
+  }
+}
+
+test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box, the sequencer, a tallier, Kafka and PostgreSQL are SIGKILLed`, { timeout: 20 * 60_000 }, async (t) => {
+  // Torn down in reverse: the deployment (its databases dropped) before its broker and its server.
+  const teardown: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    const errors: unknown[] = [];
+    for (const down of teardown.reverse()) await down().catch((err: unknown) => errors.push(err));
+    if (errors.length > 0) throw new AggregateError(errors, 'chaos teardown failed');
+  });
+  const server = await startTestPostgres();
+  teardown.push(() => server.stop());
   const broker = await startTestBroker();
-  t.after(() => broker.stop());
-  const d = await Distributed.start({ kafka: broker.bootstrap, env: { BLINDVOTE_RATE_LIMITS: 'false', BLINDVOTE_RECEIPT_WAIT_MS: '3000' } });
-  t.after(() => d.stop());
+  teardown.push(() => broker.stop());
+  const d = await Distributed.start({ kafka: broker.bootstrap, pgAdminUrl: server.adminUrl, env: { BLINDVOTE_RATE_LIMITS: 'false', BLINDVOTE_RECEIPT_WAIT_MS: '3000' } });
+  teardown.push(() => d.stop());
   const api = new Api(d.url);
   const admin = await api.login(d.adminUsername, d.adminPassword);
   const { pollId, poll, board } = await publishTestPoll(api, admin, `chaos-${Math.random().toString(36).slice(2, 8)}`, ['chaos-voter']);
@@ -63,7 +101,7 @@ test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box,
   const stats = { receipts: 0, accepted: 0, retries: 0 };
   const kills: string[] = [];
 
-  await t.test('1. load: every ballot is acknowledged while four kinds of process are killed and restarted', async () => {
+  await t.test('1. load: every ballot is acknowledged while a ballot box, the lock-holding sequencer, a tallier, Kafka and PostgreSQL are killed and restarted', async () => {
     let next = 0;
     const client = async () => {
       while (next < BALLOTS) {
@@ -92,47 +130,107 @@ test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box,
     };
     const load = Promise.all(Array.from({ length: CLIENTS }, client));
     const failed = load.then(() => null, (err: unknown) => err);
-    const at = async (fraction: number) => {
+    const reach = async (fraction: number) => {
       while (next < BALLOTS * fraction) {
         if ((await Promise.race([sleep(50).then(() => 'wait'), failed])) !== 'wait') return;
       }
     };
-    const chaos = [
-      { fraction: 0.15, name: 'ballot-box-1', kill: async () => d.of('ballot-box')[0]!.kill(), restart: async () => d.of('ballot-box')[0]!.start() },
+    const restartProcess = (p: Process) => async () => {
+      await p.start();
+      return null;
+    };
+    let failover: { leader: Process; note: string } | null = null;
+    const chaos: ChaosStep[] = [
       {
-        fraction: 0.35,
-        name: 'the sequencer holding the writer lock',
+        at: 0.15,
+        downMs: 1000,
+        kill: async () => {
+          await d.of('ballot-box')[0]!.kill();
+          return d.of('ballot-box')[0]!.name;
+        },
+        restart: restartProcess(d.of('ballot-box')[0]!),
+      },
+      {
+        at: 0.3,
+        downMs: 1000,
         kill: async () => {
           const leader = await d.leader();
           assert.ok(leader !== null, 'a sequencer holds the lock');
           await leader.kill();
           // The standby takes the writer lock (PostgreSQL released it with the dead connection).
           const killedAt = Date.now();
-          let standby = await d.leader();
-          while (standby === null && Date.now() - killedAt < 30_000) {
-            await sleep(100);
-            standby = await d.leader();
-          }
+          const standby = await waitLeader(d, 30_000);
           assert.ok(standby !== null && standby !== leader, 'the standby sequencer took over');
-          t.diagnostic(`failover: ${standby.name} holds the writer lock ${Date.now() - killedAt} ms after ${leader.name} was killed`);
-          chaos[1]!.restart = () => leader.start();
+          failover = { leader, note: `failover: ${standby.name} held the writer lock ${Date.now() - killedAt} ms after the kill` };
+          return `${leader.name} (holding the writer lock)`;
         },
-        restart: async () => {},
+        restart: async () => {
+          await failover!.leader.start();
+          return failover!.note;
+        },
       },
-      { fraction: 0.55, name: 'tallier-1', kill: async () => d.of('tallier')[0]!.kill(), restart: async () => d.of('tallier')[0]!.start() },
-      { fraction: 0.75, name: 'the Kafka broker', kill: () => broker.kill(), restart: () => broker.restart() },
+      {
+        at: 0.45,
+        downMs: 1000,
+        kill: async () => {
+          await d.of('tallier')[0]!.kill();
+          return d.of('tallier')[0]!.name;
+        },
+        restart: restartProcess(d.of('tallier')[0]!),
+      },
+      {
+        at: 0.6,
+        downMs: 1000,
+        kill: async () => {
+          await broker.kill();
+          return `the Kafka broker (${broker.bootstrap})`;
+        },
+        restart: async () => {
+          await broker.restart();
+          return null;
+        },
+      },
+      {
+        at: 0.8,
+        downMs: 2000,
+        kill: async () => {
+          await server.kill();
+          return `PostgreSQL (postmaster and backends, ${new URL(server.adminUrl).host})`;
+        },
+        restart: async () => {
+          await server.restart();
+          const upAt = Date.now();
+          // A process whose connection died exits within a moment of the kill or not at all; the
+          // supervisor restarts whatever exited.
+          await sleep(500);
+          const exited = await d.restartExited();
+          const notCrashOnly = exited.filter(({ process }) => process.target !== 'sequencer');
+          assert.deepEqual(
+            notCrashOnly.map(({ process, exit }) => `${process.name} (${exit})`),
+            [],
+            `only the sequencers exit when PostgreSQL goes away; these did too:\n${notCrashOnly.map(({ process }) => `--- ${process.name}\n${process.output.slice(-3000)}`).join('\n')}`,
+          );
+          const leader = await waitLeader(d, 30_000);
+          assert.ok(leader !== null, 'a restarted sequencer took the writer lock');
+          const survived = d.processes.filter((p) => !exited.some((e) => e.process === p)).map((p) => p.name);
+          return `exited and restarted by the supervisor: ${exited.map(({ process, exit }) => `${process.name} (${exit})`).join(', ') || 'none'}; ${leader.name} holds the writer lock ${Date.now() - upAt} ms after PostgreSQL was up; survived: ${survived.join(', ')}`;
+        },
+      },
     ];
-    for (const step of chaos) {
-      await at(step.fraction);
-      await step.kill();
-      kills.push(step.name);
-      await sleep(1000);
-      await step.restart();
+    for (const [i, step] of chaos.entries()) {
+      await reach(step.at);
+      const sent = next;
+      const killedAt = Date.now();
+      const what = await step.kill();
+      await sleep(step.downMs);
+      const note = await step.restart();
+      kills.push(what);
+      t.diagnostic(`chaos ${i + 1}: killed ${what} at ballot ${sent}/${BALLOTS}; back after ${Date.now() - killedAt} ms${note === null ? '' : `; ${note}`}`);
     }
     const error = await failed;
     if (error !== null) throw error;
     t.diagnostic(`load: ${BALLOTS} ballots, ${stats.receipts} receipts, ${stats.accepted} signed acceptances, ${stats.retries} resubmissions; killed ${kills.join(', ')}`);
-    assert.equal(kills.length, 4);
+    assert.equal(kills.length, chaos.length);
   });
 
   await t.test('2. exchange: every signed acceptance becomes a receipt within the merge delay', async () => {

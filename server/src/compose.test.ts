@@ -75,6 +75,7 @@ interface Service {
   readonly ports?: readonly (string | number | { readonly target: number; readonly published?: string | number })[];
   readonly volumes?: readonly (string | { readonly source?: string; readonly target: string })[];
   readonly deploy?: { readonly replicas?: number };
+  readonly restart?: string;
 }
 interface ComposeFile {
   readonly services: Record<string, Service>;
@@ -276,6 +277,15 @@ test('every service has a health check; each process checks its own /readyz (its
     const ownPort = /process\.env\.BLINDVOTE_PORT/.test(text) || (port !== undefined && text.includes(`:${port}/`));
     if (!text.includes('/readyz') || !ownPort) problems.push(`${p.name}: the healthcheck (${text}) must fetch /readyz on its own BLINDVOTE_PORT (depends_on waits for readiness, not mere liveness)`);
     if (/\bcurl\b|\bwget\b/.test(text)) problems.push(`${p.name}: the healthcheck uses curl or wget, which the image does not have; use node's fetch`);
+  }
+  check(problems);
+});
+
+test('every service is restarted when it exits on its own (the supervisor restartExited() plays in the chaos tests)', () => {
+  // A sequencer exits on purpose when its lock connection dies (crash-only); only a restart policy brings it back.
+  const problems: string[] = [];
+  for (const [name, service] of Object.entries(file.services)) {
+    if (service.restart !== 'unless-stopped' && service.restart !== 'always') problems.push(`${name}: restart is ${JSON.stringify(service.restart ?? 'no')}; expected unless-stopped (or always)`);
   }
   check(problems);
 });

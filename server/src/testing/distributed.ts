@@ -3,7 +3,8 @@
  * component `blindvote serve --target <name>` in its own child process, on the real PostgreSQL
  * (a fresh issuer database and a fresh board database, each with its own role), Redis and Kafka,
  * behind one gateway. Every deployment has its own Kafka topic prefix and Redis key prefix, so
- * several can share one broker and one Redis.
+ * several can share one broker and one Redis. A chaos test may give it a PostgreSQL server and a
+ * Kafka broker of its own (to kill), and `restartExited()` is its supervisor.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -38,6 +39,8 @@ export const TOPOLOGY: readonly { readonly target: Target; readonly replicas: nu
 export interface DistributedOptions {
   /** Kafka bootstrap servers (default the shared test broker). */
   readonly kafka?: string;
+  /** Admin URL of the PostgreSQL server the two databases are made on (default the shared test server, BLINDVOTE_TEST_PG_URL). */
+  readonly pgAdminUrl?: string;
   /** Extra environment for every process (the identity provider's variables, say). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -66,16 +69,24 @@ export class Process {
     return this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
+  /** How the last start ended on its own (exit code or signal); null while it runs, before start() and after stop() or kill(). */
+  get exit(): number | NodeJS.Signals | null {
+    return this.#child === null ? null : (this.#child.exitCode ?? this.#child.signalCode);
+  }
+
   async start(): Promise<void> {
     // Started in the data directory: a .env file in the repository MUST NOT reach the processes.
     const child = spawn(process.execPath, [CLI, 'serve', '--target', this.target, '--port', String(this.port)], { env: this.#env, cwd: this.#env['BLINDVOTE_DATA_DIR'], stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     child.stderr!.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-100_000)));
+    // This start's stdout alone: the output of an earlier start MUST NOT count as listening.
+    let stdout = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name} did not start in 60 s:\n${this.output.slice(-4000)}`)), 60_000);
       child.stdout!.on('data', (d: Buffer) => {
         this.output = (this.output + d.toString()).slice(-100_000);
-        if (/listening on/.test(this.output)) {
+        stdout = (stdout + d.toString()).slice(-10_000);
+        if (/listening on/.test(stdout)) {
           clearTimeout(timer);
           resolve();
         }
@@ -135,7 +146,7 @@ export class Distributed implements Deployment {
 
   static async start(options: DistributedOptions = {}): Promise<Distributed> {
     const id = randomBytes(4).toString('hex');
-    const dbs = await createServiceDatabases(`e2e_${id}`);
+    const dbs = await createServiceDatabases(`e2e_${id}`, options.pgAdminUrl);
     const dataDir = mkdtempSync(join(tmpdir(), 'blindvote-distributed-'));
     const board = generateSignerKey('127.0.0.1');
     const acceptance = generateSignerKey('127.0.0.1/acceptance');
@@ -236,6 +247,19 @@ export class Distributed implements Deployment {
   async restart(): Promise<void> {
     await this.#stopAll();
     await this.#startAll();
+  }
+
+  /**
+   * The supervisor (docker-compose.yml `restart: unless-stopped`): starts again every process that
+   * exited on its own, leaving those a test stopped or killed. Returns them with how each ended.
+   */
+  async restartExited(): Promise<{ readonly process: Process; readonly exit: number | NodeJS.Signals }[]> {
+    const exited = this.processes.flatMap((p) => {
+      const exit = p.exit;
+      return exit === null ? [] : [{ process: p, exit }];
+    });
+    await Promise.all(exited.map((e) => e.process.start()));
+    return exited;
   }
 
   async tamperEntry(pollId: string, index: number): Promise<void> {

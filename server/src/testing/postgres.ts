@@ -6,6 +6,7 @@
  * BLINDVOTE_TEST_PG_URL names a user that may create databases and roles (default: local
  * `postgres`); the URLs returned log in as the service roles, with their passwords, on the same
  * host and port (even where the server trusts local connections: connect privileges still hold).
+ * A test with a server of its own (testing/postgres-server.ts) passes that server's admin URL.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -21,12 +22,12 @@ export interface ServiceDatabases {
   drop(): Promise<void>;
 }
 
-async function asAdmin(statements: readonly string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
+async function asAdmin(adminUrl: string, statements: readonly string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(`service databases: cannot connect to ${ADMIN_URL} (set BLINDVOTE_TEST_PG_URL): ${(error as Error).message}`, { cause: error });
+    throw new Error(`service databases: cannot connect to ${adminUrl} (set BLINDVOTE_TEST_PG_URL): ${(error as Error).message}`, { cause: error });
   }
   try {
     for (const sql of statements) await client.query(sql);
@@ -36,37 +37,41 @@ async function asAdmin(statements: readonly string[]): Promise<void> {
 }
 
 /** Role and database `name`, as deploy/postgres-init.sql creates each (shared_cluster: the maintenance databases stay open). */
-async function createServiceDatabase(name: string): Promise<string> {
+async function createServiceDatabase(adminUrl: string, name: string): Promise<string> {
   const password = randomBytes(24).toString('hex');
   const id = pg.escapeIdentifier(name);
-  await asAdmin([
+  await asAdmin(adminUrl, [
     `CREATE ROLE ${id} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${pg.escapeLiteral(password)}`,
     `CREATE DATABASE ${id} OWNER ${id} ENCODING 'UTF8' TEMPLATE template0`,
     `REVOKE ALL ON DATABASE ${id} FROM PUBLIC`,
   ]);
-  const url = new URL(ADMIN_URL);
+  const url = new URL(adminUrl);
   url.username = name;
   url.password = password;
   url.pathname = `/${name}`;
   return url.toString();
 }
 
-async function dropServiceDatabase(name: string): Promise<void> {
+async function dropServiceDatabase(adminUrl: string, name: string): Promise<void> {
   const id = pg.escapeIdentifier(name);
-  await asAdmin([`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`, `DROP ROLE IF EXISTS ${id}`]);
+  await asAdmin(adminUrl, [`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`, `DROP ROLE IF EXISTS ${id}`]);
 }
 
-/** `<prefix>_issuer_<random>` and `<prefix>_board_<random>`, each a role owning the database of its name. */
-export async function createServiceDatabases(prefix: string): Promise<ServiceDatabases> {
+/**
+ * `<prefix>_issuer_<random>` and `<prefix>_board_<random>`, each a role owning the database of its
+ * name, on the server `adminUrl` logs in to (a superuser, or a role that may create databases
+ * and roles; default ADMIN_URL, the shared test server).
+ */
+export async function createServiceDatabases(prefix: string, adminUrl: string = ADMIN_URL): Promise<ServiceDatabases> {
   if (!/^[a-z][a-z0-9_]{0,40}$/.test(prefix)) throw new Error(`service databases: prefix "${prefix}" must match [a-z][a-z0-9_]{0,40}`);
   const suffix = randomBytes(4).toString('hex');
   const names = [`${prefix}_issuer_${suffix}`, `${prefix}_board_${suffix}`] as const;
   const drop = async () => {
-    for (const name of names) await dropServiceDatabase(name);
+    for (const name of names) await dropServiceDatabase(adminUrl, name);
   };
   try {
-    const issuerUrl = await createServiceDatabase(names[0]);
-    const boardUrl = await createServiceDatabase(names[1]);
+    const issuerUrl = await createServiceDatabase(adminUrl, names[0]);
+    const boardUrl = await createServiceDatabase(adminUrl, names[1]);
     return { issuerUrl, boardUrl, drop };
   } catch (error) {
     await drop().catch(() => undefined);
