@@ -8,6 +8,7 @@
  *   /poll/… /v1/board/…                                board pool
  *   /v1/results/… (JSON, WebSocket /ws, SSE /events)   tallier pool
  *   /healthz, /readyz                                  the gateway's own
+ *   /openapi.json                                      every pool's document, merged
  *   everything else                                    the web client (web.ts)
  *
  * Contracts:
@@ -494,8 +495,57 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       pools: counts,
     });
   });
+  // One OpenAPI document for the one origin: each pool's paths, merged (cached for a minute).
+  let openapi: { at: number; doc: Promise<unknown> } | null = null;
+  app.get('/openapi.json', async (_request, reply) => {
+    if (openapi === null || Date.now() - openapi.at > 60_000) {
+      const doc = mergedOpenApi(names.map((name) => pools[name]));
+      openapi = { at: Date.now(), doc };
+      doc.catch(() => (openapi = null));
+    }
+    try {
+      return await openapi.doc;
+    } catch (err) {
+      return reply.code(503).send(errorBody(503, 'BV_NOT_READY', `the API description is not available: ${(err as Error).message}; retry shortly`));
+    }
+  });
   await app.register(webClient, {});
   return app;
+}
+
+interface OpenApiDoc {
+  openapi?: string;
+  info?: unknown;
+  paths?: Record<string, unknown>;
+  components?: { schemas?: Record<string, unknown> };
+}
+
+/** Every pool's /openapi.json (the first upstream that answers), merged into one document. */
+async function mergedOpenApi(pools: readonly Pool[]): Promise<OpenApiDoc> {
+  const docs = await Promise.all(
+    pools.map(async (pool) => {
+      for (const base of pool.upstreams) {
+        try {
+          const res = await fetch(new URL('/openapi.json', base), { signal: AbortSignal.timeout(READY_TIMEOUT_MS) });
+          if (res.ok) return (await res.json()) as OpenApiDoc;
+        } catch {
+          // the next upstream of the pool
+        }
+      }
+      throw new Error(`no upstream of the ${pool.label} pool answers /openapi.json`);
+    }),
+  );
+  const merged: OpenApiDoc & { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } } = {
+    openapi: docs[0]?.openapi ?? '3.0.3',
+    info: { title: 'blindvote', version: '1', description: 'Anonymous, verifiable voting. Protocol and promises: DESIGN.md.' },
+    paths: {},
+    components: { schemas: {} },
+  };
+  for (const doc of docs) {
+    Object.assign(merged.paths, doc.paths ?? {});
+    Object.assign(merged.components.schemas, doc.components?.schemas ?? {});
+  }
+  return merged;
 }
 
 /** How many of a pool's upstreams answer GET /healthz with a 2xx within READY_TIMEOUT_MS. */
