@@ -9,7 +9,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +21,7 @@ import type { Deployment } from './deployment.ts';
 import { tamperChunk } from './deployment.ts';
 import { TEST_KAFKA } from './kafka.ts';
 import { createServiceDatabases } from './postgres.ts';
+import { freePort } from './ports.ts';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 export const TEST_REDIS = process.env['BLINDVOTE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -112,17 +112,6 @@ export class Process {
   kill(): Promise<void> {
     return this.stop('SIGKILL');
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export class Distributed implements Deployment {

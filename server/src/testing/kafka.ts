@@ -10,11 +10,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Admin } from '@platformatic/kafka';
+import { freePort } from './ports.ts';
 
 export const TEST_KAFKA: string = process.env['BLINDVOTE_TEST_KAFKA'] ?? '127.0.0.1:9092';
 
@@ -38,17 +38,6 @@ export interface TestBrokerOptions {
   readonly dir?: string;
   /** How long a start may take before it fails. Default 90 s (the first run may fetch the jars). */
   readonly startTimeoutMs?: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

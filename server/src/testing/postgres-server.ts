@@ -18,10 +18,10 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.ts';
 
 export interface TestPostgres {
   /** A superuser URL (user `postgres`, trust), as BLINDVOTE_TEST_PG_URL would name one. */
@@ -56,17 +56,6 @@ function postgresUser(): { uid: number; gid: number } {
   const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
   if (uid.status !== 0 || gid.status !== 0) throw new Error('test PostgreSQL: running as root needs a `postgres` OS user to run initdb and postgres as (the postgresql package creates it)');
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** The pids whose parent is `pid` (Linux /proc). */
