@@ -40,6 +40,8 @@ export interface TestPostgresOptions {
 }
 
 const LIB = '/usr/lib/postgresql';
+/** util-linux's runuser, found by path: CI's PATH may leave out the sbin directories. */
+const RUNUSER = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((f) => existsSync(f)) ?? 'runuser';
 
 /** The newest installed version's bin directory. */
 function binDir(): string {
@@ -123,7 +125,7 @@ export async function startTestPostgres(options: TestPostgresOptions = {}): Prom
   /** Runs a PostgreSQL program as the data directory's owner. */
   const run = (program: string, args: readonly string[]): Promise<void> =>
     new Promise((resolve, reject) => {
-      const [file, argv] = root ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), [...args]];
+      const [file, argv] = root ? [RUNUSER, ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), [...args]];
       execFile(file, argv, { cwd: dir, timeout: timeoutMs + 10_000, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
         if (error === null) resolve();
         else reject(new Error(`test PostgreSQL: ${program} ${args.join(' ')} failed (${error.message}):\n${stdout}${stderr}\n--- ${log}\n${logTail()}`));
