@@ -71,11 +71,6 @@ export function recordAbsolute(name: string, unit: string, s: readonly number[],
   });
 }
 
-/** A row that could not be measured: value null, and the note says why. */
-export function recordMissing(name: string, unit: string, note: string): void {
-  rows.push({ name, value: null, unit, min: null, max: null, baseline_name: null, baseline_value: null, ratio: null, target: null, met: null, note });
-}
-
 const fmt = (x: number | null) => (x === null ? 'null' : Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2));
 
 /** Prints the table and writes the JSON file; returns its path. */

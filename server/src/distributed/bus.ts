@@ -57,11 +57,3 @@ export interface Bus {
   consumer(options: ConsumerOptions): Promise<BusConsumer>;
   close(): Promise<void>;
 }
-
-/** The topics of blindvote (DESIGN.md): both keyed by poll id. */
-export const TOPICS = {
-  /** Board writes in: ballots (from ballot boxes), manifests and closes (issuer), tallies (tallier). */
-  commands: 'blindvote.board-commands',
-  /** What the sequencer committed: one record per batch per poll (poll id, new size). */
-  entries: 'blindvote.board-entries',
-} as const;

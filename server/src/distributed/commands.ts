@@ -92,7 +92,9 @@ export function decodeReply(text: string): Reply {
 
 /** Names in Redis and Kafka, made from one configurable prefix per deployment. */
 export interface Names {
+  /** Board writes in, keyed by poll id: ballots (ballot boxes), manifests and closes (issuer), tallies (talliers). */
   readonly commandsTopic: string;
+  /** What the sequencer committed, keyed by poll id: one record per batch per poll (poll id, new size). */
   readonly entriesTopic: string;
   readonly sequencerGroup: string;
   readonly tallierGroup: string;
