@@ -300,6 +300,30 @@ test(`chaos: ${BALLOTS} ballots through the distributed mode while a ballot box,
     assert.equal(entries.filter((e) => toBase64(e) === toBase64(same.serialize()) || toBase64(e) === toBase64(other.serialize())).length, 1, 'one entry on the board');
     t.diagnostic(`storm: ${accepted.length} receipts for one leaf, ${refused.length} refused with 409`);
   });
+
+  await t.test('6. metrics: the ballot boxes and the sequencers count what they did on Prometheus /metrics', async () => {
+    /** The sum of the samples whose name and labels match `series`. */
+    const metric = async (url: string, series: RegExp) => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return text.split('\n').filter((line) => !line.startsWith('#') && series.test(line.slice(0, line.lastIndexOf(' ')))).reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    };
+    let accepted = 0;
+    let produced = 0;
+    for (const box of d.of('ballot-box')) {
+      accepted += await metric(box.url, /^blindvote_ballots_total\{outcome="accepted"\}$/);
+      produced += await metric(box.url, /^blindvote_bus_records_total\{.*topic="[^"]*board-commands".*direction="produced"|^blindvote_bus_records_total\{.*direction="produced".*topic="[^"]*board-commands"/);
+    }
+    assert.ok(accepted >= 1000, `ballots accepted: ${accepted}`);
+    assert.ok(produced >= 1000, `commands produced: ${produced}`);
+    let consumed = 0;
+    let batches = 0;
+    for (const sequencer of d.of('sequencer')) {
+      consumed += await metric(sequencer.url, /^blindvote_bus_records_total\{.*direction="consumed"/);
+      batches += await metric(sequencer.url, /^blindvote_sequencer_batch_size_count$/);
+    }
+    assert.ok(consumed >= 1000, `commands consumed: ${consumed}`);
+    assert.ok(batches > 0, 'sequencer batches observed');
+  });
 });
 
 /** The poll's RSA token key, read out of the issuer's PostgreSQL database (issuer/src/store/postgres.ts). */

@@ -120,8 +120,11 @@ export class BoardClient {
   readonly #waiting = new Map<string, (reply: Reply) => void>();
   #subscribed: Promise<unknown> | null = null;
 
-  /** `subscriber` MUST be a connection of its own (Redis puts it in subscriber mode). */
-  constructor(producer: BusProducer, subscriber: Redis, names: Names) {
+  readonly #onSent: (records: number) => void;
+
+  /** `subscriber` MUST be a connection of its own (Redis puts it in subscriber mode). `onSent` counts produced commands (metrics). */
+  constructor(producer: BusProducer, subscriber: Redis, names: Names, onSent: (records: number) => void = () => {}) {
+    this.#onSent = onSent;
     this.#producer = producer;
     this.#subscriber = subscriber;
     this.#names = names;
@@ -152,6 +155,7 @@ export class BoardClient {
     });
     try {
       await this.#producer.send(this.#names.commandsTopic, [{ key: command.poll_id, value: encodeCommand({ ...command, id, reply_to: this.#instance }) }]);
+      this.#onSent(1);
       return await reply;
     } finally {
       clearTimeout(timer);

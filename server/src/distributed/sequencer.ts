@@ -33,6 +33,8 @@ export interface SequencerServiceOptions {
   readonly log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Called with the records consumed and not yet committed (metrics). */
   readonly onLag?: (records: number) => void;
+  /** Called with the number of records of each batch applied (metrics). */
+  readonly onApplied?: (records: number) => void;
 }
 
 export class SequencerService {
@@ -96,6 +98,7 @@ export class SequencerService {
       try {
         await this.#apply(records);
         this.#o.onLag?.(0);
+        this.#o.onApplied?.(records.length);
         return;
       } catch (err) {
         // Nothing of a failed batch was acknowledged; the board's constraints make a retry safe.

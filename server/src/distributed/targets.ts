@@ -92,7 +92,7 @@ async function build(config: Config, res: Resources): Promise<TargetService> {
   const boardClient = async (): Promise<BoardClient> => {
     if (client === null) {
       const producer = res.add(await kafka().producer(), (p) => p.close());
-      client = res.add(new BoardClient(producer, redis('replies'), n), (c) => c.close());
+      client = res.add(new BoardClient(producer, redis('replies'), n, (count) => metrics.observeBusRecords(n.commandsTopic, 'produced', count)), (c) => c.close());
     }
     return client;
   };
@@ -160,6 +160,7 @@ async function build(config: Config, res: Resources): Promise<TargetService> {
       partitions: d.kafkaPartitions,
       log: app.log,
       onLag: (records) => metrics.setSequencerLag(records),
+      onApplied: (records) => metrics.observeBusRecords(n.commandsTopic, 'consumed', records),
     });
     // Registered last, so it stops first: the consumer leaves before storage closes.
     sequencer.start();
