@@ -50,7 +50,13 @@ interface AutocannonResult {
 
 async function closed(job: Extract<LoadJob, { mode: 'closed' }>): Promise<LoadResult> {
   let next = 0;
+  let answered = 0;
+  let last = 0;
   const failures = new Set<string>();
+  // autocannon notices the end of a run on its once-a-second tick, so its `duration` is rounded
+  // up to whole seconds (2,000 requests answered in 1.1 s measured as 2.03 s): time the first send
+  // to the last answer here instead.
+  const started = performance.now();
   const result = await autocannon({
     url: job.url,
     connections: job.connections,
@@ -62,12 +68,13 @@ async function closed(job: Extract<LoadJob, { mode: 'closed' }>): Promise<LoadRe
         return { ...req, method: r.method, path: r.path, headers: r.headers, body: r.body };
       },
       onResponse: (status: number, body: string) => {
+        if (++answered === job.requests.length) last = performance.now();
         if ((status < 200 || status > 299) && failures.size < 5) failures.add(`${status} ${body.slice(0, 160)}`);
       },
     }],
   });
   const ok = result['2xx'];
-  const seconds = result.duration;
+  const seconds = last > 0 ? (last - started) / 1000 : result.duration;
   return { ok, failed: result.non2xx + result.errors + result.timeouts, seconds, rate: ok / seconds, failures: [...failures] };
 }
 
