@@ -26,6 +26,7 @@ export interface DistributedConfig {
   readonly kafkaBrokers: readonly string[];
   readonly kafkaTopicPrefix: string;
   readonly kafkaPartitions: number;
+  readonly kafkaReplication: number;
   readonly redisUrl: string;
   readonly redisPrefix: string;
   /** C2SP signer key of the board (sequencers only). */
@@ -95,6 +96,7 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'BLINDVOTE_KAFKA_BROKERS', doc: 'distributed, all but board-reader and gateway: Kafka bootstrap servers, comma-separated host:port' },
   { name: 'BLINDVOTE_KAFKA_TOPIC_PREFIX', default: 'blindvote.', doc: 'distributed: prefix of the Kafka topics and consumer groups (one per deployment)' },
   { name: 'BLINDVOTE_KAFKA_PARTITIONS', default: '16', doc: 'distributed: partitions of the topics when the sequencer creates them (polls spread over them)' },
+  { name: 'BLINDVOTE_KAFKA_REPLICATION', default: '3', doc: 'distributed, sequencer: replication factor of the topics when the sequencer creates them; above 1, acks=all waits for 2 in-sync copies (1 only for a single-broker test cluster: an acknowledged ballot then survives the broker process, not its host)' },
   { name: 'BLINDVOTE_REDIS_URL', doc: 'distributed, all but board-reader and gateway: Redis URL (rate limits, live results, replies)' },
   { name: 'BLINDVOTE_REDIS_PREFIX', default: 'blindvote:', doc: 'distributed: prefix of every Redis key and channel (one per deployment)' },
   { name: 'BLINDVOTE_BOARD_SIGNER_KEY', doc: 'distributed, bulletin-board and sequencer: the board checkpoint signer key (C2SP, secret; blindvote keys makes one)' },
@@ -229,6 +231,7 @@ export function loadConfig(env: Env = process.env, target: Target = 'all'): Conf
     kafkaBrokers: brokers,
     kafkaTopicPrefix: get('BLINDVOTE_KAFKA_TOPIC_PREFIX')!,
     kafkaPartitions: int('BLINDVOTE_KAFKA_PARTITIONS', 1, 10_000),
+    kafkaReplication: int('BLINDVOTE_KAFKA_REPLICATION', 1, 32),
     redisUrl: urls('BLINDVOTE_REDIS_URL', ['redis:', 'rediss:'])[0] ?? '',
     redisPrefix: get('BLINDVOTE_REDIS_PREFIX')!,
     boardSignerKey: key('BLINDVOTE_BOARD_SIGNER_KEY', /^PRIVATE\+KEY\+/, 'a C2SP signer key (PRIVATE+KEY+<name>+<id>+<key>); blindvote keys makes one'),

@@ -116,3 +116,15 @@ describe('KafkaBus when its broker dies', () => {
     }
   });
 });
+
+it('KafkaBus creates topics with the replication factor asked for: 2 copies on a one-broker cluster is refused', async () => {
+  const bus = new KafkaBus({ brokers: [TEST_KAFKA], clientId: 'bus-test-replicas' });
+  const name = `bus-test-replicas-${Date.now()}`;
+  try {
+    await assert.rejects(bus.ensureTopics([{ name, partitions: 1, replicas: 2 }]), /cannot create topic .* \(1 partitions, 2 replicas\): Replication factor is below 1 or larger than the number of available brokers/);
+    await bus.ensureTopics([{ name, partitions: 1, replicas: 1 }]);
+  } finally {
+    await dropTopics(TEST_KAFKA, [name]).catch(() => {});
+    await bus.close();
+  }
+});

@@ -27,6 +27,12 @@ export interface ConsumedRecord extends BusRecord {
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
+  /**
+   * Copies of each partition (Kafka: the replication factor; default the broker's). With more
+   * than one, acks=all waits for min(2, replicas) in-sync copies (`min.insync.replicas`), so an
+   * acknowledged record survives the loss of a broker's host, not only of its process.
+   */
+  readonly replicas?: number;
 }
 
 export interface BusProducer {

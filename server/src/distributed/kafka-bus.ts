@@ -584,13 +584,22 @@ export class KafkaBus implements Bus {
     const admin = new Admin({ clientId, bootstrapBrokers: brokers, timeout: sendTimeoutMs });
     try {
       const existing = new Set(await admin.listTopics());
-      for (const { name, partitions } of topics) {
+      for (const { name, partitions, replicas } of topics) {
         if (existing.has(name)) continue;
         try {
           // replicas -1: the broker's default.replication.factor.
-          await admin.createTopics({ topics: [name], partitions, replicas: -1 });
+          const configs = replicas !== undefined && replicas > 1 ? [{ name: 'min.insync.replicas', value: '2' }] : [];
+          await admin.createTopics({ topics: [name], partitions, replicas: replicas ?? -1, configs });
         } catch (error) {
-          if (findErrorBy(asError(error), 'apiId', 'TOPIC_ALREADY_EXISTS') === null) throw error;
+          if (findErrorBy(asError(error), 'apiId', 'TOPIC_ALREADY_EXISTS') !== null) continue;
+          // The client nests the broker's answer: aggregate errors, then causes.
+          let root = asError(error);
+          for (;;) {
+            const inner = (root as { errors?: unknown[] }).errors?.[0] ?? root.cause;
+            if (!(inner instanceof Error)) break;
+            root = inner;
+          }
+          throw new Error(`KafkaBus: cannot create topic ${name} (${partitions} partitions, ${replicas ?? 'the broker default'} replicas): ${root.message}`, { cause: error });
         }
       }
       // Created topics take a moment to get leaders; a send before that would wait in retries.

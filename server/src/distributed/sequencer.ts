@@ -30,6 +30,8 @@ export interface SequencerServiceOptions {
   readonly redis: Redis;
   readonly names: Names;
   readonly partitions: number;
+  /** Replication factor of the topics this process creates. */
+  readonly replicas: number;
   readonly log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Called with the records consumed and not yet committed (metrics). */
   readonly onLag?: (records: number) => void;
@@ -71,7 +73,8 @@ export class SequencerService {
 
   async #lead(): Promise<void> {
     const { bus, names, partitions } = this.#o;
-    await bus.ensureTopics([{ name: names.commandsTopic, partitions }, { name: names.entriesTopic, partitions }]);
+    const { replicas } = this.#o;
+    await bus.ensureTopics([{ name: names.commandsTopic, partitions, replicas }, { name: names.entriesTopic, partitions, replicas }]);
     this.#topics = true;
     // Keepalive probes from 10 s on: a silently partitioned holder notices and exits.
     const lock = new pg.Client({ connectionString: this.#o.boardDatabaseUrl, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });

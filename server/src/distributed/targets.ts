@@ -158,6 +158,7 @@ async function build(config: Config, res: Resources): Promise<TargetService> {
       redis: replies,
       names: n,
       partitions: d.kafkaPartitions,
+      replicas: d.kafkaReplication,
       log: app.log,
       onLag: (records) => metrics.setSequencerLag(records),
       onApplied: (records) => metrics.observeBusRecords(n.commandsTopic, 'consumed', records),

@@ -149,6 +149,7 @@ export class Distributed implements Deployment {
       BLINDVOTE_KAFKA_BROKERS: options.kafka ?? TEST_KAFKA,
       BLINDVOTE_KAFKA_TOPIC_PREFIX: `e2e-${id}.`,
       BLINDVOTE_KAFKA_PARTITIONS: '4',
+      BLINDVOTE_KAFKA_REPLICATION: '1', // one test broker
       BLINDVOTE_REDIS_URL: TEST_REDIS,
       BLINDVOTE_REDIS_PREFIX: `e2e-${id}:`,
       BLINDVOTE_PG_POOL_SIZE: '4',
