@@ -16,6 +16,7 @@ import type { ResultsSnapshot } from '@blindvote/tallier';
 import { liveStoreContract, snapshotAt } from '../../../tallier/src/live-contract.ts';
 import { ballots, close, election } from '../../../tallier/src/testing/election.ts';
 import { MemoryBoard } from '../../../tallier/src/testing/memory-board.ts';
+import { eventReader } from '../../../tallier/src/testing/sse.ts';
 import { RedisLiveStore } from './live-redis.ts';
 import { testRedis, throwawayRedis, uniquePrefix } from './live-redis-testing.ts';
 
@@ -67,27 +68,6 @@ test('redis: keys expire unless published again; a foreign value under the prefi
 });
 
 /** SSE events of a fetch body, parsed as they arrive. */
-function sse(body: ReadableStream<Uint8Array>): { readonly data: ResultsSnapshot[] } {
-  const data: ResultsSnapshot[] = [];
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  void (async () => {
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let at: number;
-      while ((at = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, at);
-        buffer = buffer.slice(at + 2);
-        if (block.startsWith('data: ')) data.push(JSON.parse(block.slice('data: '.length)) as ResultsSnapshot);
-      }
-    }
-  })();
-  return { data };
-}
-
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await ok())) {
@@ -130,13 +110,13 @@ test('redis: a counting tallier in one process, SSE in another; FLUSHALL is refi
   await until('the first snapshot in Redis', async () => (await push.snapshot(id))?.tree_size === 4);
   const abort = new AbortController();
   t.after(() => abort.abort());
-  const first = sse((await fetch(`${base}/events`, { signal: abort.signal })).body!);
-  await until('the SSE snapshot', () => first.data.length === 1);
-  assert.deepEqual(first.data[0]!.counts, { bikes: 2, library: 1, park: 1 });
+  const first = eventReader((await fetch(`${base}/events`, { signal: abort.signal })).body!);
+  await until('the SSE snapshot', () => first.data().length === 1);
+  assert.deepEqual(first.data()[0]!.counts, { bikes: 2, library: 1, park: 1 });
 
   board.append(id, ballots(E, 2, 3));
-  await until('an update over SSE', () => first.data.at(-1)?.tree_size === 6);
-  assert.equal(first.data.at(-1)!.ballots_counted, 5);
+  await until('an update over SSE', () => first.data().at(-1)?.tree_size === 6);
+  assert.equal(first.data().at(-1)!.ballots_counted, 5);
 
   // FLUSHALL: Redis forgets everything; the republish (100 ms) refills it without a new vote.
   const flushedAt = performance.now();
@@ -146,11 +126,11 @@ test('redis: a counting tallier in one process, SSE in another; FLUSHALL is refi
   const refilled = await fetch(base);
   assert.equal(refilled.status, 200);
   assert.deepEqual((await refilled.json()).counts, tallier.snapshot(id)!.counts);
-  const second = sse((await fetch(`${base}/events`, { signal: abort.signal })).body!);
-  await until('counts for a new subscriber', () => second.data.length === 1);
-  assert.equal(second.data[0]!.ballots_counted, 5);
+  const second = eventReader((await fetch(`${base}/events`, { signal: abort.signal })).body!);
+  await until('counts for a new subscriber', () => second.data().length === 1);
+  assert.equal(second.data()[0]!.ballots_counted, 5);
   board.append(id, ballots(E, 1, 5));
-  await until('the next update on both streams', () => first.data.at(-1)?.tree_size === 7 && second.data.at(-1)?.tree_size === 7);
+  await until('the next update on both streams', () => first.data().at(-1)?.tree_size === 7 && second.data().at(-1)?.tree_size === 7);
 
   // SIGKILL Redis; while it is down the routes answer 503 and the tallier's publishes fail.
   await server.kill();
@@ -164,12 +144,12 @@ test('redis: a counting tallier in one process, SSE in another; FLUSHALL is refi
   // Back (empty): both processes reconnect, the republish refills, the streams catch up.
   const restartedAt = performance.now();
   await server.start();
-  await until('the SSE streams to catch up after the restart', () => first.data.at(-1)?.tree_size === 9 && second.data.at(-1)?.tree_size === 9, 15_000);
+  await until('the SSE streams to catch up after the restart', () => first.data().at(-1)?.tree_size === 9 && second.data().at(-1)?.tree_size === 9, 15_000);
   const recoverMs = performance.now() - restartedAt;
   board.append(id, [close(E, 8)]);
-  await until('the tally over SSE', () => first.data.at(-1)?.state === 'tallied' && second.data.at(-1)?.state === 'tallied');
-  assert.deepEqual(first.data.at(-1), tallier.snapshot(id));
-  for (const stream of [first.data, second.data]) {
+  await until('the tally over SSE', () => first.data().at(-1)?.state === 'tallied' && second.data().at(-1)?.state === 'tallied');
+  assert.deepEqual(first.data().at(-1), tallier.snapshot(id));
+  for (const stream of [first.data(), second.data()]) {
     for (let i = 1; i < stream.length; i++) assert.ok(stream[i]!.tree_size > stream[i - 1]!.tree_size || stream[i]!.state !== stream[i - 1]!.state, 'each message supersedes the one before');
   }
   t.diagnostic(`refill after FLUSHALL: ${refillMs.toFixed(0)} ms (republishMs 100); streams caught up ${recoverMs.toFixed(0)} ms after the restart`);

@@ -16,6 +16,7 @@ import { Tallier } from '../tallier.ts';
 import type { ResultsSnapshot } from '../snapshot.ts';
 import { ballots, close, election } from '../testing/election.ts';
 import { MemoryBoard } from '../testing/memory-board.ts';
+import { eventReader } from '../testing/sse.ts';
 import { SSE_RETRY_MS, tallierRoutes } from './routes.ts';
 
 const E = await election('http-poll');
@@ -127,28 +128,6 @@ test('WebSocket: the snapshot on connect, then updates; an unknown poll is refus
   await app.close();
   await tallier.stop();
 });
-
-/** Reads SSE events (blocks separated by a blank line) from a fetch body as they arrive. */
-function eventReader(body: ReadableStream<Uint8Array>) {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  const blocks: string[] = [];
-  let buffer = '';
-  const done = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let at: number;
-      while ((at = buffer.indexOf('\n\n')) >= 0) {
-        blocks.push(buffer.slice(0, at));
-        buffer = buffer.slice(at + 2);
-      }
-    }
-  })();
-  const data = () => blocks.filter((b) => b.startsWith('data: ')).map((b) => JSON.parse(b.slice('data: '.length)) as ResultsSnapshot);
-  return { blocks, data, done };
-}
 
 test('SSE: retry hint, the snapshot, heartbeats and updates; cleaned up when the client goes', async () => {
   const { app, tallier, live, board, base } = await service({ listen: true });
