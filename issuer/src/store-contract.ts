@@ -10,7 +10,8 @@ import type { IssuerStore, PollDraft } from './store.ts';
 /** A fresh, empty store for each test. */
 export type OpenStore = () => Promise<IssuerStore>;
 
-const draft: PollDraft = {
+/** A single-choice draft open 2026-03-01 08:00–18:00 (shared with the backends' own tests). */
+export const draft: PollDraft = {
   title: 'Budget',
   description: 'Pick one.',
   kind: 'single',
@@ -20,7 +21,8 @@ const draft: PollDraft = {
   closes_at: '2026-03-01T18:00:00Z',
   results: 'live',
 };
-const hash = (text: string) => new Uint8Array(createHash('sha256').update(text).digest());
+/** SHA-256 of `text`: a stand-in for the hash of a blinded message. */
+export const hash = (text: string) => new Uint8Array(createHash('sha256').update(text).digest());
 const key = { pkcs8: Uint8Array.of(1, 2, 3), spki: Uint8Array.of(4, 5, 6) };
 const manifest = Uint8Array.of(7, 8, 9);
 const roll = (ids: string[]) => ({ accountIds: ids, salt: new Uint8Array(randomBytes(32)), commitment: hash(ids.join('\n')) });

@@ -6,10 +6,10 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { issuerStoreContract } from '../store-contract.ts';
-import type { IssueOutcome, IssuerStore, PollDraft } from '../store.ts';
+import { draft, hash, issuerStoreContract } from '../store-contract.ts';
+import type { IssueOutcome, IssuerStore } from '../store.ts';
 import { createTestDatabase } from '../testing/postgres.ts';
 import type { TestDatabase, TestDatabaseOptions } from '../testing/postgres.ts';
 import { IssuerStoreError, PostgresIssuerStore } from './postgres.ts';
@@ -38,18 +38,6 @@ issuerStoreContract('postgres, as a role that owns only its database', async () 
   PostgresIssuerStore.open((await freshDatabase({ ownRole: true })).url, { poolSize: 4 }));
 issuerStoreContract('postgres, one issuance per transaction', async () =>
   PostgresIssuerStore.open((await freshDatabase()).url, { poolSize: 4, maxBatch: 1, issueConcurrency: 4 }));
-
-const draft: PollDraft = {
-  title: 'Budget',
-  description: 'Pick one.',
-  kind: 'single',
-  options: [{ id: 'a', label: 'A' }, { id: 'b', label: 'B' }],
-  max_choices: 1,
-  opens_at: '2026-03-01T08:00:00Z',
-  closes_at: '2026-03-01T18:00:00Z',
-  results: 'live',
-};
-const hash = (text: string) => new Uint8Array(createHash('sha256').update(text).digest());
 
 /** A published poll `pollId` whose roll is `voters`. */
 async function published(store: IssuerStore, pollId: string, voters: string[]): Promise<void> {
