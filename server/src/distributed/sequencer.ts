@@ -147,16 +147,17 @@ export class SequencerService {
     } finally {
       unlisten();
     }
-    if (sizes.size > 0) {
-      await this.#producer!.send(names.entriesTopic, [...sizes].map(([pollId, size]) => ({ key: pollId, value: Buffer.from(JSON.stringify({ poll_id: pollId, size })) })));
-    }
     if (replies.length > 0 && redis.status === 'ready') {
-      // Best effort: the batch is committed, so a reply lost with Redis only turns the waiting
-      // ballot box's answer into a 202 (durable all the same); it MUST NOT stall the sequencer,
-      // so nothing is even tried while the connection is down.
+      // First (the voters wait for them; the talliers' notification can follow), and best effort:
+      // the batch is committed, so a reply lost with Redis only turns the waiting ballot box's
+      // answer into a 202 (durable all the same). It MUST NOT stall the sequencer: not awaited,
+      // and not even tried while the connection is down.
       const pipeline = redis.pipeline();
       for (const { channel, reply } of replies) pipeline.publish(channel, encodeReply(reply));
-      await pipeline.exec().catch((err: unknown) => this.#o.log.error({ err, replies: replies.length }, 'sequencer: replies not delivered (Redis); requesters answer 202'));
+      void pipeline.exec().catch((err: unknown) => this.#o.log.error({ err, replies: replies.length }, 'sequencer: replies not delivered (Redis); requesters answer 202'));
+    }
+    if (sizes.size > 0) {
+      await this.#producer!.send(names.entriesTopic, [...sizes].map(([pollId, size]) => ({ key: pollId, value: Buffer.from(JSON.stringify({ poll_id: pollId, size })) })));
     }
   }
 
