@@ -44,6 +44,9 @@ import type {
 } from './bus.ts';
 import { Signal } from './signal.ts';
 
+/** How long a send waits for Kafka's acknowledgement before it rejects (KafkaBusOptions.sendTimeoutMs). */
+export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
+
 export interface KafkaBusOptions {
   /** host:port of one or more brokers. */
   readonly brokers: readonly string[];
@@ -571,7 +574,7 @@ export class KafkaBus implements Bus {
     this.#settings = {
       brokers: [...options.brokers],
       clientId: options.clientId,
-      sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
+      sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
       sessionTimeoutMs,
       heartbeatIntervalMs,
       maxBatch: options.maxBatch ?? 500,

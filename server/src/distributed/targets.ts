@@ -30,13 +30,13 @@ import { writeAdminPassword } from '../keys.ts';
 import { pollDirectory } from '../wiring.ts';
 import type { Bus } from './bus.ts';
 import { BoardClient, names } from './commands.ts';
-import { KafkaBus } from './kafka-bus.ts';
+import { DEFAULT_SEND_TIMEOUT_MS, KafkaBus } from './kafka-bus.ts';
 import { RedisLiveStore } from './live-redis.ts';
 import { remoteBallotSink, remoteBoardFeed, remoteBoardPublisher } from './ports.ts';
 import { SequencerService } from './sequencer.ts';
 
-/** Longer than KafkaBus's default send deadline (10 s), which bounds every acknowledged ballot's produce. */
-const CLOSE_GRACE_MS = 15_000;
+/** Past the ballot boxes' send deadline, which bounds every acknowledged ballot's produce. */
+const CLOSE_GRACE_MS = DEFAULT_SEND_TIMEOUT_MS + 5_000;
 
 export interface TargetService {
   readonly app: FastifyInstance;
@@ -134,12 +134,13 @@ async function build(config: Config, res: Resources): Promise<TargetService> {
 
   if (runs('ballot-box')) {
     const board = await reader();
+    const signer = new NoteSigner(d.acceptanceSignerKey);
     await app.register(ballotBox, {
       polls: pollDirectory(board),
       sink: remoteBallotSink(await boardClient(), board, d.receiptWaitMs),
-      acceptance: { signer: new NoteSigner(d.acceptanceSignerKey), maxMergeDelaySeconds: d.maxMergeDelaySeconds },
+      acceptance: { signer, maxMergeDelaySeconds: d.maxMergeDelaySeconds },
     });
-    const acceptanceKey = new NoteSigner(d.acceptanceSignerKey).verifierKey;
+    const acceptanceKey = signer.verifierKey;
     app.get('/v1/ballots/acceptance-key', { schema: { hide: true } }, async (_request, reply) => reply.type('text/plain; charset=utf-8').send(`${acceptanceKey}\n`));
   }
 
