@@ -231,9 +231,9 @@ export class Board {
 
   // -------------------------------------------------------------------------------------------
 
+  /** The sequencer of a writer Board: only write operations use it, and `#write` refuses them on a reader. */
   get #writer(): Sequencer {
-    if (this.#sequencer === null) throw new ReadOnlyBoardError('board: this is a reader (no signing key); writes go to the sequencer');
-    return this.#sequencer;
+    return this.#sequencer!;
   }
 
   #write<T>(op: () => Promise<T>): Promise<T> {
