@@ -18,7 +18,7 @@ import { ballots, close, election } from '../../../tallier/src/testing/election.
 import { MemoryBoard } from '../../../tallier/src/testing/memory-board.ts';
 import { eventReader } from '../../../tallier/src/testing/sse.ts';
 import { RedisLiveStore } from './live-redis.ts';
-import { testRedis, throwawayRedis, uniquePrefix } from './live-redis-testing.ts';
+import { testRedis, throwawayRedis, uniquePrefix } from '../testing/redis.ts';
 
 const clients: Redis[] = [];
 const client = (url?: string): Redis => {

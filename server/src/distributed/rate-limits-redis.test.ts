@@ -13,7 +13,7 @@ import { issuer } from '@blindvote/issuer';
 // Test-only source of the issuer workspace (its package exports no testing entry point).
 import { FakeBoard, harness, PASSWORD, randomBlindedMsg } from '../../../issuer/src/testing/harness.ts';
 import type { Harness } from '../../../issuer/src/testing/harness.ts';
-import { testRedis, throwawayRedis } from './live-redis-testing.ts';
+import { testRedis, throwawayRedis } from '../testing/redis.ts';
 
 /** An address no earlier run used: the counters of the shared test Redis outlive a run by a minute. */
 const freshIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;

@@ -20,11 +20,11 @@ import { readAdminPassword } from '../keys.ts';
 import type { Deployment } from './deployment.ts';
 import { tamperChunk } from './deployment.ts';
 import { TEST_KAFKA } from './kafka.ts';
+import { TEST_REDIS_URL } from './redis.ts';
 import { createServiceDatabases } from './postgres.ts';
 import { freePort } from './ports.ts';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
-export const TEST_REDIS = process.env['BLINDVOTE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 /** The processes, as in docker-compose.yml: two of every stateless component, two sequencers. */
 export const TOPOLOGY: readonly { readonly target: Target; readonly replicas: number }[] = [
@@ -150,7 +150,7 @@ export class Distributed implements Deployment {
       BLINDVOTE_KAFKA_TOPIC_PREFIX: `e2e-${id}.`,
       BLINDVOTE_KAFKA_PARTITIONS: '4',
       BLINDVOTE_KAFKA_REPLICATION: '1', // one test broker
-      BLINDVOTE_REDIS_URL: TEST_REDIS,
+      BLINDVOTE_REDIS_URL: TEST_REDIS_URL,
       BLINDVOTE_REDIS_PREFIX: `e2e-${id}:`,
       BLINDVOTE_PG_POOL_SIZE: '4',
       ...options.env,

@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.ts';
 
 export const TEST_REDIS_URL = process.env.BLINDVOTE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -19,15 +19,6 @@ export const uniquePrefix = (what: string): string => `blindvote-test:${what}:${
 /** A client of the shared test Redis that fails commands fast when Redis is unreachable. */
 export function testRedis(url = TEST_REDIS_URL): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address !== 'object') throw new Error('no free port');
-  return address.port;
 }
 
 export interface ThrowawayRedis {
