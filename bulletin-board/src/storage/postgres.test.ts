@@ -118,7 +118,7 @@ test('postgres: a connection killed mid-batch rejects that batch, crashes nothin
   }
 });
 
-test('postgres: migration 2 gives the spent rows of an existing log their leaf hashes', async () => {
+test('postgres: migrations 2 and 3 give the spent rows of an existing log their leaf hashes and log ids', async () => {
   const url = await freshDatabase();
   const signer = testSigner();
   let storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
@@ -131,12 +131,17 @@ test('postgres: migration 2 gives the spent rows of an existing log their leaf h
   } finally {
     await storage.close();
   }
-  // Back to the schema of version 1, as a database written before migration 2 has it.
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
-    await admin.query('ALTER TABLE spent DROP COLUMN leaf_hash');
-    await admin.query('DELETE FROM board_migrations WHERE version = 2');
+    // Back to the schema of version 1, as a database written before migrations 2 and 3 has it.
+    await admin.query(`CREATE TABLE spent_v1 AS SELECT l.poll_id, s.token_id, s.leaf_index FROM spent s JOIN logs l ON l.id = s.log_id;
+                       DROP TABLE spent;
+                       ALTER TABLE spent_v1 RENAME TO spent;
+                       ALTER TABLE spent ALTER COLUMN poll_id SET NOT NULL, ALTER COLUMN token_id SET NOT NULL, ALTER COLUMN leaf_index SET NOT NULL,
+                         ADD PRIMARY KEY (poll_id, token_id);
+                       ALTER TABLE logs DROP COLUMN id;
+                       DELETE FROM board_migrations WHERE version >= 2`);
   } finally {
     await admin.end();
   }
@@ -145,6 +150,9 @@ test('postgres: migration 2 gives the spent rows of an existing log their leaf h
     const entries = await storage.readEntries('p1', 0, n);
     for (const index of [0, 1, 4095, 4096, 4097, n - 1]) assert.equal(await storage.leafIndex('p1', leafHash(entries[index]!)), index);
     assert.equal(await storage.leafIndex('p2', leafHash(utf8('{"n":0}'))), 0);
+    assert.equal(await storage.spentIndex('p2', sha256(utf8('m0'))), 0);
+    assert.equal(await storage.spentIndex('p2', sha256(utf8('m1'))), null);
+    assert.equal(await storage.spentIndex('p1', sha256(utf8(`m${n - 1}`))) === null, false);
   } finally {
     await storage.close();
   }

@@ -75,7 +75,27 @@ const MIGRATIONS: readonly Migration[] = [
     await client.query('DROP INDEX spent_backfill');
     await client.query('CREATE INDEX spent_leaf_hash ON spent USING hash (leaf_hash)');
   },
+  // 3: spent rows name their log by a 4-byte id instead of the poll id's text. The spend is the
+  // sequencer's critical path (the next batch spends while this one writes) and its cost is its
+  // indexes: with (integer, 32 bytes) keys a 4096-token spend was ~11 % cheaper than with
+  // (text, 32 bytes) keys here, the sequencer ~7 % faster (bench/sequencer.ts).
+  `ALTER TABLE logs ADD COLUMN id integer GENERATED ALWAYS AS IDENTITY UNIQUE;
+   CREATE TABLE spent_by_log (
+     log_id integer NOT NULL,
+     token_id bytea NOT NULL,
+     leaf_index bigint NOT NULL,
+     leaf_hash bytea NOT NULL,
+     PRIMARY KEY (log_id, token_id)
+   );
+   INSERT INTO spent_by_log SELECT l.id, s.token_id, s.leaf_index, s.leaf_hash FROM spent s JOIN logs l USING (poll_id);
+   DROP TABLE spent;
+   ALTER TABLE spent_by_log RENAME TO spent;
+   ALTER INDEX spent_by_log_pkey RENAME TO spent_pkey;
+   CREATE INDEX spent_leaf_hash ON spent USING hash (leaf_hash);`,
 ];
+
+/** The log id of `poll_id = $1`, for the spent table (migration 3). */
+const LOG_ID = '(SELECT id FROM logs WHERE poll_id = $1)';
 
 /** Applies pending migrations under an advisory lock (safe with many processes starting). */
 async function migrate(pool: pg.Pool): Promise<void> {
@@ -239,32 +259,33 @@ export class PostgresLogStorage implements LogStorage {
         // Rows go in token order, so two writers spending overlapping tokens wait on each other
         // in one order and never in a cycle. The reply lists the conflicting rows only (none,
         // usually): one row to parse.
-        const result = await client.query<{ lost: string[] }>(
-          `WITH v AS (
+        const result = await client.query<{ log_id: number | null; lost: string[] }>(
+          `WITH log AS (SELECT id FROM logs WHERE poll_id = $1), v AS (
              SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i,
                     substring($4::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS h
                FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
            ), inserted AS (
-             INSERT INTO spent (poll_id, token_id, leaf_index, leaf_hash) SELECT $1, t, i, h FROM v ORDER BY t
+             INSERT INTO spent (log_id, token_id, leaf_index, leaf_hash) SELECT log.id, t, i, h FROM log, v ORDER BY t
              ON CONFLICT DO NOTHING RETURNING leaf_index
            )
-           SELECT coalesce(array_agg(i), '{}') AS lost FROM v WHERE i NOT IN (SELECT leaf_index FROM inserted)`,
+           SELECT (SELECT id FROM log) AS log_id, coalesce(array_agg(i), '{}') AS lost FROM v WHERE i NOT IN (SELECT leaf_index FROM inserted)`,
           [...moveParams(rows), joinHashes(rows.map((r) => r.leafHash))],
         );
+        if (result.rows[0]!.log_id === null) throw new UnknownLogError(pollId);
         return new Set(result.rows[0]!.lost.map(Number));
       },
       respend: async (rows) => {
         await client.query(
           `UPDATE spent SET leaf_index = u.i
              FROM (SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS v(i, n)) AS u
-            WHERE spent.poll_id = $1 AND spent.token_id = u.t`,
+            WHERE spent.log_id = ${LOG_ID} AND spent.token_id = u.t`,
           moveParams(rows),
         );
       },
       spentIndexes: async (tokenIds) => {
         const result = await client.query<{ token_id: Buffer; leaf_index: string }>(
           `SELECT token_id, leaf_index FROM spent
-            WHERE poll_id = $1 AND token_id IN (SELECT substring($2::bytea FROM n * 32 + 1 FOR 32) FROM generate_series(0, $3::int - 1) AS n)`,
+            WHERE log_id = ${LOG_ID} AND token_id IN (SELECT substring($2::bytea FROM n * 32 + 1 FOR 32) FROM generate_series(0, $3::int - 1) AS n)`,
           [pollId, joinHashes(tokenIds), tokenIds.length],
         );
         return new Map(result.rows.map((r) => [hexKey(r.token_id), Number(r.leaf_index)]));
@@ -333,7 +354,7 @@ export class PostgresLogStorage implements LogStorage {
 
   async spentIndex(pollId: string, tokenId: Uint8Array): Promise<number | null> {
     const { rows } = await this.#pool.query<{ leaf_index: string }>(
-      'SELECT leaf_index FROM spent WHERE poll_id = $1 AND token_id = $2',
+      `SELECT leaf_index FROM spent WHERE log_id = ${LOG_ID} AND token_id = $2`,
       [pollId, buf(tokenId)],
     );
     return rows[0] === undefined ? null : Number(rows[0].leaf_index);
@@ -341,7 +362,7 @@ export class PostgresLogStorage implements LogStorage {
 
   async leafIndex(pollId: string, hash: Uint8Array): Promise<number | null> {
     const { rows } = await this.#pool.query<{ leaf_index: string | null }>(
-      'SELECT min(leaf_index) AS leaf_index FROM spent WHERE poll_id = $1 AND leaf_hash = $2',
+      `SELECT min(leaf_index) AS leaf_index FROM spent WHERE log_id = ${LOG_ID} AND leaf_hash = $2`,
       [pollId, buf(hash)],
     );
     return rows[0]?.leaf_index == null ? null : Number(rows[0].leaf_index);
