@@ -31,6 +31,22 @@ export function toBase64(bytes: Uint8Array): string {
 /** Strict, canonical, padded base64 → bytes. `length` (when given) is checked too. */
 export function fromBase64(text: unknown, what: string, length?: number): Uint8Array {
   if (typeof text !== 'string') throw new FormatError(`${what}: expected a base64 string`);
+  // Fast path: the text is canonical iff its bytes encode back to it (the platform decoders are
+  // lenient, the encoders canonical). Only a refused text pays for the checks that say why.
+  let out: Uint8Array | undefined;
+  try {
+    out = base64Decode(text);
+  } catch {
+    out = undefined;
+  }
+  if (out === undefined || base64Encode(out) !== text) out = decodeStrict(text, what);
+  if (length !== undefined && out.length !== length) {
+    throw new FormatError(`${what}: expected ${length} bytes, got ${out.length}`);
+  }
+  return out;
+}
+
+function decodeStrict(text: string, what: string): Uint8Array {
   if (!B64.test(text)) throw new FormatError(`${what}: not standard padded base64`);
   // Canonical: the bits of the last data character that encode no byte MUST be zero
   // (4 of them before "==", 2 before "=").
@@ -40,15 +56,15 @@ export function fromBase64(text: unknown, what: string, length?: number): Uint8A
     if ((last & (pad === 2 ? 0b1111 : 0b11)) !== 0) throw new FormatError(`${what}: non-canonical base64 (stray bits in the last character)`);
   }
   const out = base64Decode(text);
-  if (length !== undefined && out.length !== length) {
-    throw new FormatError(`${what}: expected ${length} bytes, got ${out.length}`);
-  }
+  if (base64Encode(out) !== text) throw new FormatError(`${what}: non-canonical base64`);
   return out;
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
   return s;
 }
 

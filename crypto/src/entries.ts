@@ -132,7 +132,7 @@ export function timeMs(time: string): number {
 }
 
 function bytesField(value: unknown, path: string, length?: number): Uint8Array {
-  return Uint8Array.from(abytes(value, length, path));
+  return abytes(value, length, path).slice();
 }
 
 function arrayOf(value: unknown, path: string): readonly unknown[] {
@@ -147,7 +147,31 @@ function oneOf<T extends string>(value: unknown, path: string, allowed: readonly
   return value as T;
 }
 
+/**
+ * The canonical bytes being parsed by fromEntryBytes and the JSON value they denote, while its
+ * `fromJSON` runs (synchronously): the entry built from them seals to exactly these bytes if its
+ * JSON equals that value, without canonicalizing again. Taken by the first sealEntry call.
+ */
+let parsing: { readonly bytes: Uint8Array; readonly json: JsonValue } | null = null;
+/** Set when sealEntry took the bytes being parsed: the entry serializes to them by construction. */
+let sealedFromParse = false;
+
+function sameJson(a: unknown, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]!));
+  if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.prototype) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], b[k]!));
+}
+
 function sealEntry(value: unknown, path: string): Uint8Array {
+  const parsed = parsing;
+  parsing = null;
+  if (parsed !== null && sameJson(value, parsed.json)) {
+    sealedFromParse = true;
+    return parsed.bytes.slice();
+  }
   const bytes = canonicalBytes(value, path);
   if (bytes.length > MAX_ENTRY_SIZE) {
     throw new FormatError(`${path}: ${bytes.length} bytes serialized, entries are at most ${MAX_ENTRY_SIZE} (tlog-tiles uint16 length)`);
@@ -162,8 +186,16 @@ function sealEntry(value: unknown, path: string): Uint8Array {
 function fromEntryBytes<E extends Entry>(bytes: Uint8Array, path: string, fromJSON: (json: JsonValue, path: string) => E): E {
   abytes(bytes, undefined, path);
   if (bytes.length > MAX_ENTRY_SIZE) throw new FormatError(`${path}: ${bytes.length} bytes, entries are at most ${MAX_ENTRY_SIZE}`);
-  const entry = fromJSON(parseCanonicalJson(bytes, path), path);
-  if (!equalBytes(entry.serialize(), bytes)) throw new FormatError(`${path}: bytes are not the canonical encoding of the entry`);
+  const json = parseCanonicalJson(bytes, path);
+  parsing = { bytes, json };
+  sealedFromParse = false;
+  let entry: E;
+  try {
+    entry = fromJSON(json, path);
+  } finally {
+    parsing = null;
+  }
+  if (!sealedFromParse && !equalBytes(entry.serialize(), bytes)) throw new FormatError(`${path}: bytes are not the canonical encoding of the entry`);
   return entry;
 }
 

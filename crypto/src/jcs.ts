@@ -279,6 +279,20 @@ function describeMismatch(found: string, expected: string): string {
   return `not canonical JSON (RFC 8785): ${hint}at offset ${i} found ${excerpt(found)}, canonical form has ${excerpt(expected)}`;
 }
 
+/** True if every object in `value` has its keys in ascending UTF-16 order and nesting stays within MAX_DEPTH (as assertJsonValue counts). */
+function inCanonicalOrder(value: JsonValue, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) return value.every((v) => inCanonicalOrder(v, depth + 1));
+  let last: string | undefined;
+  for (const key in value) {
+    if (last !== undefined && !(last < key)) return false;
+    last = key;
+    if (!inCanonicalOrder(value[key]!, depth + 1)) return false;
+  }
+  return true;
+}
+
 /**
  * Parses bytes that MUST be the RFC 8785 canonical JSON of the value they denote
  * (DESIGN.md "Wire formats, version 1": entries). Strict UTF-8 (no BOM, no replacement),
@@ -289,6 +303,20 @@ function describeMismatch(found: string, expected: string): string {
 export function parseCanonicalJson(bytes: Uint8Array, what = 'json'): JsonValue {
   if (!(bytes instanceof Uint8Array)) throw new FormatError(`${what}: expected bytes`);
   const text = fromUtf8(bytes, what);
+  // Fast path for canonical input: JSON.parse (V8's is not recursive), and the text MUST be what
+  // JSON.stringify gives back with every object's keys in ascending UTF-16 order, no escape but
+  // JSON.stringify's own, at most MAX_DEPTH deep. That is RFC 8785 exactly: JCS serializes strings
+  // and numbers as ECMAScript's JSON.stringify does and sorts keys by UTF-16 code units; a
+  // duplicate key, whitespace or any other form of a value changes the text. Lone surrogates
+  // appear only as `\u` escapes (strict UTF-8 above), which leave the fast path. Anything else
+  // takes the slow path below, whose scan names the problem precisely.
+  let fast: JsonValue | undefined;
+  try {
+    fast = JSON.parse(text) as JsonValue;
+  } catch {
+    // the scan below says where and why
+  }
+  if (fast !== undefined && !text.includes('\\u') && inCanonicalOrder(fast, 0) && JSON.stringify(fast) === text) return fast;
   const value = parseJsonStrict(text, what);
   const canonical = canonicalJson(value, what);
   if (canonical !== text) throw new FormatError(`${what}: ${describeMismatch(text, canonical)}`);

@@ -113,6 +113,43 @@ test('"earlier" is log order, not the order in which signature checks finish', a
   assert.deepEqual(recount.rejectedBy['token-reused'], 1);
 });
 
+test('settle(n) resolves once at most n checks are undecided; settle() once none are', async () => {
+  const answers: (() => void)[] = [];
+  const held = {
+    verify: (pollId: string, t: Token) => new Promise<boolean>((resolve) => answers.push(() => void VERIFIER.verify(pollId, t).then(resolve))),
+  } as unknown as TokenVerifier;
+  const recount = new Recount(POLL, held);
+  for (let i = 0; i < 3; i++) recount.add(i + 1, ballot(TOKENS[i]!, ['bikes']));
+  await new Promise((resolve) => setImmediate(resolve));
+  let two = false;
+  let none = false;
+  void recount.settle(2).then(() => (two = true));
+  void recount.settle().then(() => (none = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual([two, none, recount.pending], [false, false, 3]);
+  answers.shift()!();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual([two, none, recount.pending], [true, false, 2]);
+  await recount.settle(2); // already true: resolves at once
+  for (const answer of answers.splice(0)) answer();
+  await recount.settle();
+  assert.deepEqual([none, recount.pending, recount.counted], [true, 0, 3]);
+});
+
+test('settle rejects with what onProblem threw; off-thread verification gives the same verdicts', async () => {
+  const offThread = await TokenVerifier.fromPoll(POLL, { offThread: true });
+  const { recount, problems } = await recountOf([ballot(TOKENS[0]!, ['bikes']), ballot(forged(TOKENS[1]!), ['park'])], offThread);
+  assert.equal(recount.counted, 1);
+  assert.deepEqual(problems.map((p) => [p.index, p.problem, p.error]), [[2, 'bad-token', BAD_SIGNATURE]]);
+  const failing = new Recount(POLL, offThread, {
+    onProblem: () => {
+      throw new Error('reporting failed');
+    },
+  });
+  failing.add(1, ballot(forged(TOKENS[2]!), ['bikes']));
+  await assert.rejects(failing.settle(), /reporting failed/);
+});
+
 test('entries after the close count for nothing, yet their problems are reported', async () => {
   const { recount, problems } = await recountOf([ballot(TOKENS[8]!, ['bikes']), close(1), ballot(TOKENS[9]!, ['park']), ballot(forged(TOKENS[10]!), ['park']), close(3), null]);
   assert.equal(recount.closeIndex, 2);

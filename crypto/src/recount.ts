@@ -9,8 +9,8 @@
  *
  * Flow: `new Recount(manifest, verifier)`, then `add(index, entry)` for entries 1, 2, … in log
  * order (synchronous: it decides everything but the signature, and starts the signature check),
- * `await settle()` whenever the numbers are read (after each batch: token checks of a batch run
- * concurrently, as the audit always did), and at the end `tally(root)`.
+ * `await settle()` whenever the numbers are read (token checks run concurrently; `settle(n)`
+ * bounds how many are in flight), and at the end `tally(root)`.
  *
  * Contracts and threats:
  *   - "Earlier" is log order, decided in `add` and never by which signature check finishes
@@ -49,6 +49,11 @@ export interface RecountOptions {
   readonly onProblem?: (problem: BallotProblem) => void;
 }
 
+interface Waiter {
+  readonly atMost: number;
+  readonly wake: () => void;
+}
+
 export const BAD_SIGNATURE = "the signature does not verify under the manifest's token key";
 
 export class Recount {
@@ -66,8 +71,11 @@ export class Recount {
   readonly #firstUse = new Map<string, number>();
   /** Token id (hex) → every index carrying it, for the ids seen more than once. */
   readonly #reused = new Map<string, number[]>();
-  #pending: Promise<void>[] = [];
   #unsettled = 0;
+  /** Callers of settle() waiting for #unsettled to fall to their bound. */
+  #waiters: Waiter[] = [];
+  /** The first error thrown by onProblem, for settle() to reject with. */
+  #failure: { readonly error: unknown } | null = null;
 
   /**
    * `verifier`: the manifest's token key, imported (`TokenVerifier.fromPoll(poll)`). A promise is
@@ -130,14 +138,26 @@ export class Recount {
       if (reason !== null) this.#rejected[reason]++;
       else this.#count(ballot);
     };
-    this.#pending.push(
-      this.#verifier
-        .then((verifier) => verifier.verify(ballot.poll_id, ballot.token))
-        .then(
-          (ok) => decide(ok ? null : BAD_SIGNATURE),
-          (err: unknown) => decide(errorMessage(err)),
-        ),
-    );
+    void this.#verifier
+      .then((verifier) => verifier.verify(ballot.poll_id, ballot.token))
+      .then(
+        (ok) => decide(ok ? null : BAD_SIGNATURE),
+        (err: unknown) => decide(errorMessage(err)),
+      )
+      .catch((error: unknown) => {
+        this.#failure ??= { error };
+      })
+      .finally(() => this.#wake());
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (this.#unsettled <= w.atMost) w.wake();
+      else still.push(w);
+    }
+    this.#waiters = still;
   }
 
   #count(ballot: Ballot): void {
@@ -145,9 +165,14 @@ export class Recount {
     for (const id of ballot.choice) this.#counts.set(id, (this.#counts.get(id) ?? 0) + 1);
   }
 
-  /** Resolves when every signature check started so far has been decided (rejects only if `onProblem` threw). */
-  async settle(): Promise<void> {
-    while (this.#pending.length > 0) await Promise.all(this.#pending.splice(0));
+  /**
+   * Resolves when at most `atMost` signature checks started so far are undecided (default 0:
+   * every one decided). Rejects only if `onProblem` threw. A bound lets a caller with many
+   * entries keep adding while checks run, with a bounded number in flight.
+   */
+  async settle(atMost = 0): Promise<void> {
+    if (this.#unsettled > atMost) await new Promise<void>((wake) => this.#waiters.push({ atMost, wake }));
+    if (this.#failure !== null) throw this.#failure.error;
   }
 
   /** Signature checks started and not yet decided: the numbers below are final only at 0. */

@@ -384,26 +384,37 @@ export class TokenClient {
 // Verifier (ballot box, tallier, verifier CLI)
 
 /** Verifies tokens under one poll key; the key is parsed and imported once. */
+export interface TokenVerifierOptions {
+  /**
+   * Verify on the platform's thread pool (Node: libuv's, UV_THREADPOOL_SIZE threads) rather than
+   * the calling thread: for a caller with thousands to check and other work meanwhile (the audit).
+   * A server verifying one token per request keeps the default: the hand-off costs more there.
+   */
+  readonly offThread?: boolean;
+}
+
 export class TokenVerifier {
   readonly modulusLength: number;
   readonly #key: RsaPssPublicKey;
+  readonly #offThread: boolean;
 
-  private constructor(imported: { info: TokenKeyInfo; key: RsaPssPublicKey }) {
+  private constructor(imported: { info: TokenKeyInfo; key: RsaPssPublicKey }, options: TokenVerifierOptions) {
     this.#key = imported.key;
     this.modulusLength = imported.info.modulusLength;
+    this.#offThread = options.offThread ?? false;
   }
 
   /** `publicKeySpki`: DER SubjectPublicKeyInfo, as `parseTokenKeySpki` accepts it. */
-  static async create(publicKeySpki: Uint8Array): Promise<TokenVerifier> {
-    return new TokenVerifier(await importVerifyKey(publicKeySpki));
+  static async create(publicKeySpki: Uint8Array, options: TokenVerifierOptions = {}): Promise<TokenVerifier> {
+    return new TokenVerifier(await importVerifyKey(publicKeySpki), options);
   }
 
   /** The verifier of a poll manifest's `token_key` (an `entries.ts` Poll, or anything shaped so). */
-  static async fromPoll(poll: { readonly token_key: { readonly spki: Uint8Array } }): Promise<TokenVerifier> {
+  static async fromPoll(poll: { readonly token_key: { readonly spki: Uint8Array } }, options: TokenVerifierOptions = {}): Promise<TokenVerifier> {
     if (typeof poll !== 'object' || poll === null || typeof poll.token_key !== 'object' || poll.token_key === null) {
       throw new FormatError('TokenVerifier.fromPoll: expected a poll manifest');
     }
-    return TokenVerifier.create(poll.token_key.spki);
+    return TokenVerifier.create(poll.token_key.spki, options);
   }
 
   /**
@@ -414,7 +425,7 @@ export class TokenVerifier {
     const msg = tokenMessage(pollId, token.nonce);
     abytes(token.prefix, PREFIX_LENGTH, 'token.prefix');
     abytes(token.sig, this.modulusLength, 'token.sig');
-    return this.#key.verify(concatBytes(token.prefix, msg), token.sig);
+    return this.#key.verify(concatBytes(token.prefix, msg), token.sig, this.#offThread);
   }
 }
 

@@ -228,7 +228,8 @@ export class PollFollower {
   /** A fresh recount of entries [0, close], read again from the board. */
   async #recount(): Promise<Tally> {
     const close = this.#close!;
-    const recount = new Recount(this.#poll!, this.#verifier!);
+    // The whole board at once: token checks on the thread pool, parsing goes on meanwhile.
+    const recount = new Recount(this.#poll!, TokenVerifier.fromPoll(this.#poll!, { offThread: true }));
     const range = new CompactRange();
     while (range.size <= close.index) {
       const from = range.size;
@@ -237,8 +238,9 @@ export class PollFollower {
         range.append(leafHash(bytes));
         if (index > 0) recount.add(index, entryOrNull(bytes, index));
       }
-      await recount.settle();
+      await recount.settle(this.#chunk);
     }
+    await recount.settle();
     const root = range.root();
     if (!equalBytes(root, close.root)) {
       throw new BoardMisbehaviourError(

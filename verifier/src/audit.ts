@@ -115,6 +115,12 @@ type Fetched = { readonly ok: true; readonly bytes: Uint8Array } | { readonly ok
 export const MAX_UNREADABLE_RUN = 16;
 
 /**
+ * Token checks in flight while later bundles are parsed: they run on the platform's thread pool
+ * (`offThread`), so parsing and verifying overlap on every core; the bound keeps memory flat.
+ */
+const MAX_UNSETTLED = 4 * TILE_WIDTH;
+
+/**
  * Audits the board behind `fetcher`. Resolves with every check in AUDIT_CHECKS order; never
  * rejects because of what the board serves (unreadable or malformed resources are failed checks).
  */
@@ -279,7 +285,7 @@ class Replay {
       const fetched = await inflight.get(b)!;
       inflight.delete(b);
       this.#bundle(b, fetched);
-      await this.#recount?.settle();
+      await this.#recount?.settle(MAX_UNSETTLED);
       await Promise.all(this.#pending.splice(0));
       onProgress?.({ entries: this.entriesRead, size: this.size, bundles: b + 1, totalBundles: this.totalBundles });
       if (this.#unreadableRun >= MAX_UNREADABLE_RUN && b + 1 < this.totalBundles) {
@@ -291,6 +297,7 @@ class Replay {
       }
     }
     if (this.gap === null) this.#flushPartialTiles();
+    await this.#recount?.settle();
     await Promise.all(this.#pending.splice(0));
     // Settles verifierError even when there was no ballot to verify.
     await this.#verifier?.catch(() => {});
@@ -380,7 +387,7 @@ class Replay {
       const entry = parseEntry(bytes, 'entry 0');
       if (!(entry instanceof Poll)) throw new Error(`entry 0 is a ${entry.type} entry, not the poll manifest`);
       this.manifest = entry;
-      this.#verifier = TokenVerifier.fromPoll(entry);
+      this.#verifier = TokenVerifier.fromPoll(entry, { offThread: true });
       this.#verifier.catch((err: unknown) => {
         this.verifierError = `the manifest's token key cannot be imported: ${errorMessage(err)}`;
       });

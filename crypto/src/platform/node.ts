@@ -82,6 +82,9 @@ export async function importRsaPssSha384PublicKey(spki: Uint8Array, saltLength: 
   const options = { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength };
   return {
     modulusBits,
-    verify: async (message, signature) => verify('sha384', message, options, signature),
+    verify: async (message, signature, offThread = false) =>
+      offThread
+        ? new Promise<boolean>((resolve, reject) => verify('sha384', message, options, signature, (err, ok) => (err === null ? resolve(ok) : reject(err))))
+        : verify('sha384', message, options, signature),
   };
 }

@@ -15,8 +15,12 @@ export interface Ed25519Signer {
 export interface RsaPssPublicKey {
   /** Bit length of the modulus n. */
   readonly modulusBits: number;
-  /** RSASSA-PSS-VERIFY (RFC 8017 §8.1.2) with SHA-384, MGF1-SHA-384 and the salt length fixed at import. */
-  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /**
+   * RSASSA-PSS-VERIFY (RFC 8017 §8.1.2) with SHA-384, MGF1-SHA-384 and the salt length fixed at
+   * import. `offThread`: run it on a thread of the platform's pool instead of the calling one
+   * (Node: the libuv pool; browsers' WebCrypto always does), for callers with many to check.
+   */
+  verify(message: Uint8Array, signature: Uint8Array, offThread?: boolean): Promise<boolean>;
 }
 
 export interface Platform {
