@@ -71,6 +71,15 @@ export function recordAbsolute(name: string, unit: string, s: readonly number[],
   });
 }
 
+/** A row that could not be measured: value null, and why in its note (the rest of the run goes on). */
+export function recordFailure(name: string, unit: string, error: unknown): void {
+  measured(`${name} (FAILED)`);
+  rows.push({
+    name, value: null, unit, min: null, max: null, baseline_name: null, baseline_value: null, ratio: null, target: null, met: null,
+    note: `not measured: ${error instanceof Error ? error.message : String(error)}`,
+  });
+}
+
 const fmt = (x: number | null) => (x === null ? 'null' : Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2));
 
 /** Prints the table and writes the JSON file; returns its path. */

@@ -24,10 +24,11 @@
  *   ([8][S]B = [8]R + [8][k]A, noble) or a cofactorless one ([S]B = R + [k]A: OpenSSL, Go
  *   crypto/ed25519); the two disagree when A or R has a small-order component. So verifier keys
  *   MUST be torsion-free and not small order (refused when the key is parsed), and a signature's
- *   R MUST be torsion-free and not small order, its encodings canonical and S < L (noble
- *   `zip215: false`). Under those rules both equations accept exactly the same signatures, so a
- *   signature accepted here is accepted by every strict RFC 8032 verifier and its signer cannot
- *   disown it (cross-checked against node:crypto in c2sp-signed-note.test.ts).
+ *   R MUST be torsion-free and not small order, its encodings canonical and S < L. Under those
+ *   rules both equations accept exactly the same signatures, so a signature accepted here is
+ *   accepted by every strict RFC 8032 verifier and its signer cannot disown it. The platform
+ *   verifies: OpenSSL's cofactorless check on Node, noble's cofactored one in browsers
+ *   (platform/types.ts Ed25519Verifier; their verdicts compared in platform.test.ts).
  * - Key confusion: lookup is by the (name, key ID) pair; a signature that matches only one of the
  *   two is an unknown key and is ignored, never checked against the "near" key (§Signatures).
  *   Two trusted keys with the same pair make that pair ambiguous and any note using it is refused.
@@ -38,8 +39,9 @@
  * - Smuggled text: notes MUST be valid UTF-8 with no ASCII control character except newline, so
  *   what a human or a terminal sees is what was signed.
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { ed25519Signer, randomBytes, sha256 } from '#platform';
+import { ed25519Signer, ed25519Verifier, randomBytes, sha256 } from '#platform';
+import type { Ed25519Verifier } from '#platform';
+import { primeOrderPoint } from './platform/ed25519-points.ts';
 import type { Ed25519Signer } from './platform/types.ts';
 import { FormatError, abytes, concatBytes, equalBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
 import { C0_CONTROL, LONE_SURROGATE, NOTE_CONTROL, checkTextSize } from './validate.ts';
@@ -107,23 +109,6 @@ export function noteKeyId(name: string, publicKey: Uint8Array): Uint8Array {
 }
 
 /**
- * Classifies an encoded Ed25519 point: `invalid` unless it decodes strictly (RFC 8032 §5.1.3:
- * canonical y, no "negative zero" x); `small-order` for the 8 points of order 1..8 (identity
- * included); `mixed-order` when it has a small-order component; `ok` in the prime-order subgroup.
- */
-function primeOrderPoint(bytes: Uint8Array): 'invalid' | 'small-order' | 'mixed-order' | 'ok' {
-  let point: InstanceType<typeof ed25519.Point>;
-  try {
-    point = ed25519.Point.fromBytes(bytes, false);
-  } catch {
-    return 'invalid';
-  }
-  if (point.isSmallOrder()) return 'small-order';
-  if (!point.isTorsionFree()) return 'mixed-order';
-  return 'ok';
-}
-
-/**
  * Verifier keys MUST be canonical points of the prime-order subgroup: small-order keys are refused
  * by strict verification, and mixed-order keys (prime-order part plus a small-order component)
  * make cofactored and cofactorless verifiers disagree.
@@ -175,6 +160,7 @@ export class VerifierKey {
   readonly publicKey: Uint8Array;
   /** The canonical string; parsing it again gives this key. */
   readonly text: string;
+  #verifier: Ed25519Verifier | undefined;
 
   constructor(text: string) {
     if (typeof text !== 'string') throw new FormatError('verifier key: expected a string');
@@ -195,16 +181,16 @@ export class VerifierKey {
   }
 
   /**
-   * Strict RFC 8032 Ed25519 verification of `signature` over the exact `message` bytes. R MUST be
-   * in the prime-order subgroup and not the identity: with A (checked at construction) and R
-   * torsion-free and S < L, noble's cofactored equation holds iff the cofactorless one does.
+   * Strict RFC 8032 Ed25519 verification of `signature` over the exact `message` bytes: S < L,
+   * R canonical, in the prime-order subgroup and not the identity (the platform's Ed25519Verifier;
+   * A was checked at construction), so cofactored and cofactorless verifiers agree.
    */
   verify(message: Uint8Array, signature: Uint8Array): boolean {
     abytes(message, undefined, 'message');
     abytes(signature, undefined, 'signature');
     if (signature.length !== 64) return false;
-    if (primeOrderPoint(signature.subarray(0, 32)) !== 'ok') return false;
-    return ed25519.verify(signature, message, this.publicKey, { zip215: false });
+    this.#verifier ??= ed25519Verifier(this.publicKey);
+    return this.#verifier.verify(message, signature);
   }
 
   toString(): string {

@@ -5,9 +5,10 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { abytes } from '../bytes.ts';
-import type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
+import { primeOrderPoint } from './ed25519-points.ts';
+import type { Ed25519Signer, Ed25519Verifier, RsaPssPublicKey } from './types.ts';
 
-export type { Ed25519Signer, RsaPssPublicKey } from './types.ts';
+export type { Ed25519Signer, Ed25519Verifier, RsaPssPublicKey } from './types.ts';
 
 // Uint8Array.prototype.toBase64 / Uint8Array.fromBase64 (TC39, in current browsers) when present.
 type NativeBase64 = { toBase64?: () => string };
@@ -45,6 +46,19 @@ export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
   return {
     publicKey: ed25519.getPublicKey(secret),
     sign: (message) => ed25519.sign(message, secret),
+  };
+}
+
+/**
+ * noble's verification is cofactored ([8][S]B = [8]R + [8][k]A); with R required in the
+ * prime-order subgroup and not the identity (and `zip215: false`: canonical encodings, S < L) it
+ * accepts exactly what node.ts's cofactorless check accepts, for a prime-order key.
+ */
+export function ed25519Verifier(publicKey: Uint8Array): Ed25519Verifier {
+  const key = Uint8Array.from(abytes(publicKey, 32, 'Ed25519 public key'));
+  return {
+    verify: (message, signature) =>
+      signature.length === 64 && primeOrderPoint(signature.subarray(0, 32)) === 'ok' && ed25519.verify(signature, message, key, { zip215: false }),
   };
 }
 

@@ -64,3 +64,40 @@ test('fromBase64 refuses stray bits in the last character, for both padding leng
     }),
   );
 });
+
+test('node and browser platforms give the same Ed25519 verdicts: valid, altered, and every strictness rule', () => {
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const le = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+  const int = (b: Uint8Array) => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+  const smallOrder = [le(1n), le(0n), le(2n ** 255n - 20n), le(2n ** 255n - 19n - 1n)]; // identity, order 4 (x=0,y=0), order 2 (y=-1), non-canonical y
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 100 }), fc.nat(6), fc.nat(63), (seed, msg, how, at) => {
+      const signer = node.ed25519Signer(seed);
+      const sig = signer.sign(msg);
+      let candidate = sig;
+      let expected: boolean | null = null;
+      if (how === 0) expected = true;
+      if (how === 1) {
+        candidate = sig.slice();
+        candidate[at] ^= 1; // any flipped bit
+        expected = false;
+      }
+      if (how === 2) {
+        candidate = Uint8Array.from([...sig.subarray(0, 32), ...le(int(sig.subarray(32)) + L)]); // S + L: same equation, S ≥ L
+        expected = false;
+      }
+      if (how >= 3) {
+        candidate = Uint8Array.from([...smallOrder[how - 3]!, ...sig.subarray(32)]);
+        expected = false;
+      }
+      const a = node.ed25519Verifier(signer.publicKey).verify(msg, candidate);
+      const b = browser.ed25519Verifier(signer.publicKey).verify(msg, candidate);
+      assert.equal(a, b, `case ${how}`);
+      if (expected !== null) assert.equal(a, expected, `case ${how}`);
+    }),
+    { numRuns: 60 },
+  );
+  for (const platform of Object.values(platforms)) {
+    for (const length of [0, 31, 33]) assert.throws(() => platform.ed25519Verifier(new Uint8Array(length)), FormatError);
+  }
+});

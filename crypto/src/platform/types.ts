@@ -11,6 +11,16 @@ export interface Ed25519Signer {
   sign(message: Uint8Array): Uint8Array;
 }
 
+/**
+ * Strict RFC 8032 Ed25519 verification with one public key, which the caller MUST have checked is
+ * a canonical point of the prime-order subgroup (note.ts refuses any other verifier key). Accepts
+ * exactly when S < L, R is not the identity, and [S]B = R + [k]A with R in its canonical encoding:
+ * given such a key, the cofactored and cofactorless equations then accept the same signatures.
+ */
+export interface Ed25519Verifier {
+  verify(message: Uint8Array, signature: Uint8Array): boolean;
+}
+
 /** An imported RSA public key for RSASSA-PSS-SHA384 verification. */
 export interface RsaPssPublicKey {
   /** Bit length of the modulus n. */
@@ -37,6 +47,8 @@ export interface Platform {
   randomBytes(n: number): Uint8Array;
   /** MUST throw FormatError unless `seed` is exactly 32 bytes. */
   ed25519Signer(seed: Uint8Array): Ed25519Signer;
+  /** See Ed25519Verifier; MUST throw FormatError unless `publicKey` is exactly 32 bytes. */
+  ed25519Verifier(publicKey: Uint8Array): Ed25519Verifier;
   /**
    * Imports a DER SubjectPublicKeyInfo for RSASSA-PSS-SHA384 with a fixed salt length. Callers
    * MUST have parsed the SPKI with `parseTokenKeySpki` first (both platforms must accept exactly
