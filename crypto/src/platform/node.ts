@@ -4,7 +4,6 @@
  * `browser.ts` does; package.json `imports["#platform"]` picks one. Both MUST give byte-identical results.
  */
 import { constants, createPrivateKey, hash, createPublicKey, randomBytes as nodeRandomBytes, sign, verify } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
 import { abytes, equalBytes } from '../bytes.ts';
 import type { Ed25519Signer, Ed25519Verifier, RsaPssPublicKey } from './types.ts';
 
@@ -55,6 +54,11 @@ export function randomBytes(n: number): Uint8Array {
 // PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410 §7).
 const PKCS8_ED25519 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 
+/** A raw 32-byte key in its DER wrapping (the fixed prefix, then the key). */
+function der(prefix: Uint8Array, raw: Uint8Array): Buffer {
+  return Buffer.concat([prefix, raw]);
+}
+
 // SubjectPublicKeyInfo wrapping of a raw 32-byte Ed25519 public key (RFC 8410 §4).
 const SPKI_ED25519 = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
@@ -79,11 +83,7 @@ const IDENTITY = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0));
  * too rather than trusted to the OpenSSL version.
  */
 export function ed25519Verifier(publicKey: Uint8Array): Ed25519Verifier {
-  abytes(publicKey, 32, 'Ed25519 public key');
-  const der = new Uint8Array(SPKI_ED25519.length + 32);
-  der.set(SPKI_ED25519);
-  der.set(publicKey, SPKI_ED25519.length);
-  const key: KeyObject = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+  const key = createPublicKey({ key: der(SPKI_ED25519, abytes(publicKey, 32, 'Ed25519 public key')), format: 'der', type: 'spki' });
   return {
     verify: (message, signature) => {
       if (signature.length !== 64 || !belowL(signature.subarray(32)) || equalBytes(signature.subarray(0, 32), IDENTITY)) return false;
@@ -94,11 +94,7 @@ export function ed25519Verifier(publicKey: Uint8Array): Ed25519Verifier {
 
 /** RFC 8032 Ed25519 (deterministic) from a 32-byte seed. */
 export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
-  abytes(seed, 32, 'Ed25519 seed');
-  const der = new Uint8Array(PKCS8_ED25519.length + 32);
-  der.set(PKCS8_ED25519);
-  der.set(seed, PKCS8_ED25519.length);
-  const key: KeyObject = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
+  const key = createPrivateKey({ key: der(PKCS8_ED25519, abytes(seed, 32, 'Ed25519 seed')), format: 'der', type: 'pkcs8' });
   const jwk = key.export({ format: 'jwk' });
   const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
   return {

@@ -79,7 +79,7 @@ test('node and browser platforms give the same Ed25519 verdicts: valid, altered,
       if (how === 0) expected = true;
       if (how === 1) {
         candidate = sig.slice();
-        candidate[at] ^= 1; // any flipped bit
+        candidate[at] = candidate[at]! ^ 1; // any flipped bit
         expected = false;
       }
       if (how === 2) {
