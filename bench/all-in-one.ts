@@ -17,7 +17,7 @@ import { distributedRow } from './distributed.ts';
 import { quick } from './timing.ts';
 
 const SIZES = quick
-  ? { starts: 2, issuerPerRun: 600, issuerRuns: 3, ballotsPerRun: 2000, ballotRuns: 3, latencySeconds: 1.5, latencyRuns: 2, live: 40, liveRuns: 2, board: 0, recountRuns: 2 }
+  ? { starts: 2, issuerPerRun: 2000, issuerRuns: 3, ballotsPerRun: 2000, ballotRuns: 3, latencySeconds: 1.5, latencyRuns: 2, live: 40, liveRuns: 2, board: 0, recountRuns: 2 }
   : { starts: 6, issuerPerRun: 4000, issuerRuns: 5, ballotsPerRun: 15_000, ballotRuns: 5, latencySeconds: 5, latencyRuns: 5, live: 200, liveRuns: 5, board: 100_000, recountRuns: 3 };
 
 export async function allInOneRows(): Promise<void> {

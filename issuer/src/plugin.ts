@@ -19,6 +19,7 @@ import type { Principal } from './auth/principal.ts';
 import { SESSION_ISSUER, Sessions } from './auth/sessions.ts';
 import type { IssuerContext } from './context.ts';
 import { TokenKeys } from './polls/token-keys.ts';
+import { SigningPool } from './signing/pool.ts';
 import { PollLifecycle } from './polls/lifecycle.ts';
 import { CloseScheduler } from './polls/scheduler.ts';
 import type { BoardPublisher } from './ports.ts';
@@ -45,6 +46,8 @@ export interface IssuerOptions {
   readonly sessionTtlSeconds?: number;
   /** RSA modulus bits of new poll token keys (default 2048; 2048..8192, a multiple of 8). */
   readonly tokenKeyBits?: number;
+  /** Threads that run BlindSign off the event loop (default 0: one per core). */
+  readonly signingThreads?: number;
   /** Per-limit overrides of DEFAULT_RATE_LIMITS (true or absent: the defaults), or false for none (load tests). */
   readonly rateLimit?: RateLimitOptions | boolean;
   /**
@@ -69,7 +72,9 @@ export async function issuer(app: FastifyInstance, options: IssuerOptions): Prom
   const sessions = await Sessions.open(store, options.sessionTtlSeconds ?? 900, now);
   const idp = options.idp == null ? null : idpVerifier(options.idp, now);
   const authenticator = new Authenticator({ store, sessions, idp, admins });
-  const keys = new TokenKeys(store);
+  const signing = new SigningPool(options.signingThreads ?? 0);
+  app.addHook('onClose', () => signing.close());
+  const keys = new TokenKeys(store, signing);
   const lifecycle = new PollLifecycle({ store, board, keys, tokenKeyBits: options.tokenKeyBits ?? 2048, now, log: app.log });
   const principals = new WeakMap<FastifyRequest, Principal>();
   const rateLimit = options.rateLimit ?? true;

@@ -51,6 +51,7 @@ export async function buildService(config: Config): Promise<Service> {
     allowRegistration: config.allowRegistration,
     registrationPow: config.registrationPow,
     tokenKeyBits: config.tokenKeyBits,
+    signingThreads: config.signingThreads,
     rateLimit: config.rateLimits,
     idp: config.idp as IdpOptions | null,
   });

@@ -54,6 +54,8 @@ export interface Config {
   /** Proof of work required to register (issuer auth/pow.ts), or false. */
   readonly registrationPow: { readonly difficulty: number } | false;
   readonly tokenKeyBits: number;
+  /** BlindSign threads of the issuer (0: one per core). */
+  readonly signingThreads: number;
   readonly rateLimits: boolean;
   readonly trustProxy: boolean;
   readonly logLevel: string;
@@ -81,6 +83,7 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'BLINDVOTE_ALLOW_REGISTRATION', default: 'true', doc: 'whether anyone may create a built-in account (true|false)' },
   { name: 'BLINDVOTE_REGISTRATION_POW', default: '0', doc: 'proof of work to register: leading zero bits of SHA-256 a client must find (1..32; each bit doubles the work, 20 is about a million hashes), 0 for none' },
   { name: 'BLINDVOTE_TOKEN_KEY_BITS', default: '2048', doc: 'RSA modulus size of each poll token key (2048..8192, multiple of 8)' },
+  { name: 'BLINDVOTE_SIGNING_THREADS', default: '0', doc: 'threads that blind-sign tokens off the event loop (1..256), 0 for one per core' },
   { name: 'BLINDVOTE_RATE_LIMITS', default: 'true', doc: 'per-IP and per-account rate limits on the issuer (true|false; false only for load tests)' },
   { name: 'BLINDVOTE_TRUST_PROXY', default: 'false', doc: 'trust X-Forwarded-For from a reverse proxy for rate limiting (true|false)' },
   { name: 'BLINDVOTE_LOG_LEVEL', default: 'info', doc: 'fatal|error|warn|info|debug|trace|silent' },
@@ -171,6 +174,7 @@ export function loadConfig(env: Env = process.env, target: Target = 'all'): Conf
   const powBits = int('BLINDVOTE_REGISTRATION_POW', 0, 32);
   const tokenKeyBits = int('BLINDVOTE_TOKEN_KEY_BITS', 2048, 8192);
   if (tokenKeyBits % 8 !== 0) problems.push(`BLINDVOTE_TOKEN_KEY_BITS: must be a multiple of 8, got ${tokenKeyBits}`);
+  const signingThreads = int('BLINDVOTE_SIGNING_THREADS', 0, 256);
   const logLevel = get('BLINDVOTE_LOG_LEVEL')!;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`BLINDVOTE_LOG_LEVEL: expected one of ${LOG_LEVELS.join('|')}, got ${JSON.stringify(logLevel)}`);
 
@@ -261,6 +265,7 @@ export function loadConfig(env: Env = process.env, target: Target = 'all'): Conf
     allowRegistration: bool('BLINDVOTE_ALLOW_REGISTRATION'),
     registrationPow: powBits > 0 ? { difficulty: powBits } : false,
     tokenKeyBits,
+    signingThreads,
     rateLimits: bool('BLINDVOTE_RATE_LIMITS'),
     trustProxy: bool('BLINDVOTE_TRUST_PROXY'),
     logLevel,

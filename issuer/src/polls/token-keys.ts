@@ -1,17 +1,29 @@
 /**
  * The poll token keys, imported once per poll and kept as KeyObjects, so issuance costs one
- * BlindSign and no key parsing. Private keys come only from the store and never leave the process.
+ * BlindSign and no key parsing; `sign` runs it on the SigningPool's threads. Private keys come
+ * only from the store and never leave the process (the pool's threads are inside it).
  */
 import type { KeyObject } from 'node:crypto';
 import { importTokenPrivateKey } from '@blindvote/crypto/issuer';
+import type { SigningPool } from '../signing/pool.ts';
 import type { IssuerStore } from '../store.ts';
 
 export class TokenKeys {
   readonly #store: IssuerStore;
+  readonly #pool: SigningPool;
   readonly #keys = new Map<string, Promise<KeyObject>>();
 
-  constructor(store: IssuerStore) {
+  constructor(store: IssuerStore, pool: SigningPool) {
     this.#store = store;
+    this.#pool = pool;
+  }
+
+  /**
+   * RFC 9474 BlindSign with the poll's key. Rejects with FormatError when `blindedMsg` is not
+   * modulus-length bytes below n (nothing was signed), SigningFailureError on an RSAVP1 fault.
+   */
+  async sign(pollId: string, blindedMsg: Uint8Array): Promise<Uint8Array> {
+    return this.#pool.sign(pollId, await this.get(pollId), blindedMsg);
   }
 
   /** The poll's private token key; rejects when the poll has none (publishing never began). */
@@ -28,6 +40,7 @@ export class TokenKeys {
   /** Drops a closed poll's key from memory. */
   forget(pollId: string): void {
     this.#keys.delete(pollId);
+    this.#pool.forget(pollId);
   }
 
   async #import(pollId: string): Promise<KeyObject> {

@@ -11,7 +11,6 @@
  */
 import { Type } from 'typebox';
 import { FormatError, equalBytes, formatTime, fromBase64, sha256, toBase64 } from '@blindvote/crypto';
-import { blindSign } from '@blindvote/crypto/issuer';
 import { requireAccount } from '../context.ts';
 import type { Api, IssuerContext } from '../context.ts';
 import { BlindedMsgInvalid, NotOnRoll, PollClosed, PollNotFound, PollNotPublished, TokenConflict } from '../errors.ts';
@@ -55,7 +54,7 @@ export function tokenRoutes(api: Api, ctx: IssuerContext): void {
     try {
       blindedMsg = fromBase64(request.body.blinded_msg, 'blinded_msg');
       // Checks the length (the key's modulus length) and the value (below the modulus).
-      blindSig = blindSign(await keys.get(pollId), blindedMsg);
+      blindSig = await keys.sign(pollId, blindedMsg);
     } catch (error) {
       if (error instanceof FormatError) throw new BlindedMsgInvalid(error.message.replace(/^blinded_msg: /, ''));
       throw error;

@@ -123,6 +123,7 @@ async function build(config: Config, res: Resources): Promise<TargetService> {
       allowRegistration: config.allowRegistration,
       registrationPow: config.registrationPow,
       tokenKeyBits: config.tokenKeyBits,
+      signingThreads: config.signingThreads,
       rateLimit: config.rateLimits,
       rateLimitRedis: limits,
       idp: config.idp as IdpOptions | null,

@@ -1,0 +1,97 @@
+/**
+ * BlindSign on worker threads: the RSA private operation (~250 µs for 2048 bits) is most of an
+ * issuance's CPU, and on the event loop it capped one issuer process at one core. A pool of
+ * threads (default: one per core) signs while the event loop authenticates, rate-limits and
+ * records; `blindSign` itself (the RFC 9474 §4.3 checks and the RSAVP1 fault check) is unchanged.
+ *
+ * Keys: each poll's private key goes to a thread with its first request there (a KeyObject,
+ * cloned by postMessage inside the process) and is kept by poll id; `forget` drops it everywhere.
+ * Errors keep their class: FormatError (the client's message) and SigningFailureError.
+ */
+import type { KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { FormatError } from '@blindvote/crypto';
+import { SigningFailureError } from '@blindvote/crypto/issuer';
+import type { SignReply, SignRequest } from './worker.ts';
+
+interface Call {
+  readonly resolve: (sig: Uint8Array) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Thread {
+  readonly worker: Worker;
+  readonly keys: Set<string>;
+  readonly calls: Map<number, Call>;
+}
+
+const ERRORS: Record<string, new (message: string) => Error> = { FormatError, SigningFailureError };
+
+export class SigningPool {
+  readonly #threads: Thread[];
+  #next = 0;
+  #ids = 0;
+  #closed = false;
+
+  /** `threads`: how many (0: one per core). */
+  constructor(threads = 0) {
+    const n = threads > 0 ? threads : availableParallelism();
+    this.#threads = Array.from({ length: n }, () => this.#spawn());
+  }
+
+  get size(): number {
+    return this.#threads.length;
+  }
+
+  #spawn(): Thread {
+    const worker = new Worker(new URL('./worker.ts', import.meta.url));
+    worker.unref(); // referenced only while a call is pending
+    const thread: Thread = { worker, keys: new Set(), calls: new Map() };
+    worker.on('message', ({ id, sig, error }: SignReply) => {
+      const call = thread.calls.get(id)!;
+      thread.calls.delete(id);
+      if (thread.calls.size === 0) worker.unref();
+      if (error === undefined) return call.resolve(sig!);
+      call.reject(new (ERRORS[error.name] ?? Error)(error.message));
+    });
+    const fail = (error: Error) => {
+      for (const call of thread.calls.values()) call.reject(error);
+      thread.calls.clear();
+      thread.keys.clear();
+      if (this.#closed) return;
+      // A thread that died is replaced; its callers heard why.
+      const i = this.#threads.indexOf(thread);
+      if (i >= 0) this.#threads[i] = this.#spawn();
+    };
+    worker.on('error', fail);
+    worker.on('exit', () => fail(new Error('signing: a BlindSign thread exited')));
+    return thread;
+  }
+
+  /** RFC 9474 BlindSign of `blindedMsg` with the poll's `key`, on the next thread (round robin). */
+  sign(pollId: string, key: KeyObject, blindedMsg: Uint8Array): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(new Error('signing: the pool is closed'));
+    const thread = this.#threads[this.#next++ % this.#threads.length]!;
+    const id = this.#ids++;
+    const request: SignRequest = { id, pollId, blindedMsg, ...(thread.keys.has(pollId) ? {} : { key }) };
+    thread.keys.add(pollId);
+    return new Promise((resolve, reject) => {
+      if (thread.calls.size === 0) thread.worker.ref();
+      thread.calls.set(id, { resolve, reject });
+      thread.worker.postMessage(request);
+    });
+  }
+
+  /** Drops a poll's key from every thread. */
+  forget(pollId: string): void {
+    for (const thread of this.#threads) {
+      if (thread.keys.delete(pollId)) thread.worker.postMessage({ forget: pollId });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#threads.map((t) => t.worker.terminate()));
+  }
+}
