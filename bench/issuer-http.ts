@@ -9,14 +9,13 @@
  * issuer cannot tell them from blinded tokens, and client blinding is not the issuer's cost.
  */
 import { randomBytes } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { toBase64 } from '@blindvote/crypto';
 import type { BenchPoll, Idp } from './election.ts';
 import { expectAllOk, runLoad } from './load.ts';
 import type { LoadRequest } from './load.ts';
 import { record } from './stats.ts';
+import { parallelRate } from './parallel.ts';
 import { pair } from './timing.ts';
 
 /** A random integer below a modulus whose top bit is set, as many bytes as the modulus. */
@@ -24,18 +23,6 @@ function blindedBelow(bytes: number): Uint8Array {
   const m = new Uint8Array(randomBytes(bytes));
   m[0] = m[0]! & 0x7f;
   return m;
-}
-
-/** RSASP1/s of `threads` threads signing at once for `seconds` (bench/sign-thread.ts), summed. */
-async function parallelSignRate(key: KeyObject, messages: Uint8Array[], threads: number, seconds: number): Promise<number> {
-  const rates = await Promise.all(
-    Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
-      const worker = new Worker(new URL('./sign-thread.ts', import.meta.url), { workerData: { key, messages, seconds } });
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    })),
-  );
-  return rates.reduce((a, b) => a + b, 0);
 }
 
 const address = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
@@ -62,7 +49,7 @@ export async function issuerRow(url: string, poll: BenchPoll, idp: Idp, perRun: 
       expectAllOk('issuer tokens', result, chunk.length);
       return result.rate;
     },
-    () => parallelSignRate(poll.privateKey, raw, threads, 1),
+    () => parallelRate({ op: 'rsasp1', key: poll.privateKey, items: raw.map((data) => ({ data })), seconds: 1 }, threads),
     runs,
   );
   record(`issuer tokens over HTTP (auth + rate limits on, ${perRun} voters a run, 1 token each)`, 'tokens/s', s, {
