@@ -94,7 +94,10 @@ export class Recount {
    * are not a v1 entry (`parseEntry` threw). Throws RangeError on an index not after the last.
    */
   add(index: number, entry: Entry | null): void {
-    this.#next(index);
+    if (!Number.isSafeInteger(index) || index <= this.#last) {
+      throw new RangeError(`recount: entry ${index} added after entry ${this.#last}; entries MUST be added in increasing order from 1`);
+    }
+    this.#last = index;
     const beforeClose = this.#closeIndex === null;
     if (entry?.type === 'ballot') {
       if (beforeClose) this.#beforeClose++;
@@ -110,41 +113,8 @@ export class Recount {
     this.#rejected['not-a-ballot']++;
   }
 
-  /**
-   * A ballot at `index` whose facts were established elsewhere (`ballotFacts`, e.g. on a worker
-   * thread, with the manifest's key): the same rule as `add`, decided at once.
-   */
-  addChecked(index: number, facts: BallotFacts): void {
-    this.#next(index);
-    const beforeClose = this.#closeIndex === null;
-    if (beforeClose) this.#beforeClose++;
-    this.#start(index, facts.tokenId, facts.choice, facts.invalid, beforeClose)(facts.tokenError);
-    this.#wake();
-  }
-
-  #next(index: number): void {
-    if (!Number.isSafeInteger(index) || index <= this.#last) {
-      throw new RangeError(`recount: entry ${index} added after entry ${this.#last}; entries MUST be added in increasing order from 1`);
-    }
-    this.#last = index;
-  }
-
   #ballot(index: number, ballot: Ballot, beforeClose: boolean): void {
-    const decide = this.#start(index, toHex(ballot.tokenId()), ballot.choice, checkBallot(this.poll, ballot, index), beforeClose);
-    void this.#verifier
-      .then((verifier) => tokenError(verifier, ballot))
-      .then(decide, (err: unknown) => decide(errorMessage(err)))
-      .catch((error: unknown) => {
-        this.#failure ??= { error };
-      })
-      .finally(() => this.#wake());
-  }
-
-  /**
-   * Records a ballot's token use (log order decides "earlier", here) and its ballot problem;
-   * returns the decision, to call with the token check's outcome (null: the token verifies).
-   */
-  #start(index: number, id: string, choice: readonly string[], invalid: string | null, beforeClose: boolean): (tokenError: string | null) => void {
+    const id = toHex(ballot.tokenId());
     const first = this.#firstUse.get(id);
     if (first === undefined) this.#firstUse.set(id, index);
     else {
@@ -152,16 +122,32 @@ export class Recount {
       if (uses === undefined) this.#reused.set(id, [first, index]);
       else uses.push(index);
     }
-    if (invalid !== null) this.#onProblem({ index, problem: 'invalid-ballot', token_id: id, error: invalid });
+    let invalid = false;
+    try {
+      this.poll.checkBallot(ballot, `entry ${index}`);
+    } catch (err) {
+      invalid = true;
+      this.#onProblem({ index, problem: 'invalid-ballot', token_id: id, error: errorMessage(err) });
+    }
     this.#unsettled++;
-    return (tokenError) => {
+    const decide = (tokenError: string | null) => {
       this.#unsettled--;
       if (tokenError !== null) this.#onProblem({ index, problem: 'bad-token', token_id: id, error: tokenError });
       if (!beforeClose) return;
-      const reason: RejectionReason | null = invalid !== null ? 'invalid-ballot' : tokenError !== null ? 'bad-token' : first !== undefined ? 'token-reused' : null;
+      const reason: RejectionReason | null = invalid ? 'invalid-ballot' : tokenError !== null ? 'bad-token' : first !== undefined ? 'token-reused' : null;
       if (reason !== null) this.#rejected[reason]++;
-      else this.#count(choice);
+      else this.#count(ballot);
     };
+    void this.#verifier
+      .then((verifier) => verifier.verify(ballot.poll_id, ballot.token))
+      .then(
+        (ok) => decide(ok ? null : BAD_SIGNATURE),
+        (err: unknown) => decide(errorMessage(err)),
+      )
+      .catch((error: unknown) => {
+        this.#failure ??= { error };
+      })
+      .finally(() => this.#wake());
   }
 
   #wake(): void {
@@ -174,9 +160,9 @@ export class Recount {
     this.#waiters = still;
   }
 
-  #count(choice: readonly string[]): void {
+  #count(ballot: Ballot): void {
     this.#counted++;
-    for (const id of choice) this.#counts.set(id, (this.#counts.get(id) ?? 0) + 1);
+    for (const id of ballot.choice) this.#counts.set(id, (this.#counts.get(id) ?? 0) + 1);
   }
 
   /**
@@ -251,42 +237,6 @@ export class Recount {
     this.poll.checkTally(tally);
     return tally;
   }
-}
-
-/** What the recount rule needs to know of one ballot besides its place in the log. */
-export interface BallotFacts {
-  /** Hex. */
-  readonly tokenId: string;
-  readonly choice: readonly string[];
-  /** Why `Poll.checkBallot` refused it, or null. */
-  readonly invalid: string | null;
-  /** Why its token does not verify under the manifest's key (or could not be checked), or null. */
-  readonly tokenError: string | null;
-}
-
-/** The facts of the ballot at `index`: the checks `Recount.add` runs, run anywhere (a worker thread). */
-export async function ballotFacts(poll: Poll, verifier: TokenVerifier | Promise<TokenVerifier>, ballot: Ballot, index: number): Promise<BallotFacts> {
-  let error: string | null;
-  try {
-    error = await tokenError(await verifier, ballot);
-  } catch (err) {
-    error = errorMessage(err);
-  }
-  return { tokenId: toHex(ballot.tokenId()), choice: ballot.choice, invalid: checkBallot(poll, ballot, index), tokenError: error };
-}
-
-function checkBallot(poll: Poll, ballot: Ballot, index: number): string | null {
-  try {
-    poll.checkBallot(ballot, `entry ${index}`);
-    return null;
-  } catch (err) {
-    return errorMessage(err);
-  }
-}
-
-/** Null if the ballot's token verifies; BAD_SIGNATURE if not; rejects if it cannot be checked. */
-async function tokenError(verifier: TokenVerifier, ballot: Ballot): Promise<string | null> {
-  return (await verifier.verify(ballot.poll_id, ballot.token)) ? null : BAD_SIGNATURE;
 }
 
 function errorMessage(err: unknown): string {

@@ -342,31 +342,3 @@ function countsOf(entries: readonly BoardEntry[]): Record<string, number> {
   for (const e of entries) if (e.entry.type === 'ballot') for (const id of e.entry.choice) counts[id]!++;
   return counts;
 }
-
-test('threads: a board of many bundles with every kind of bad entry gives the same report with and without them', async () => {
-  const tokens = directTokens(E, 2_600);
-  const entries: BoardEntry[] = [entry(E.poll)];
-  tokens.forEach((t, i) => {
-    if (i === 700) entries.push({ bytes: utf8('{"not":"an entry"}'), tokenId: sha256(utf8('malformed')), entry: E.poll });
-    else if (i === 1500) entries.push(entry(ballot(tokens[3]!, ['park']), sha256(utf8('reused token, other id'))));
-    else entries.push(entry(ballot(i % 997 === 5 ? forged(t) : t, i === 2100 ? ['nope'] : defaultChoice(i))));
-  });
-  entries.push(entry(close(tokens.length, tokens.length)));
-  const board = await buildBoard(entries, E.signer);
-  const bundles = Math.ceil(board.size / TILE_WIDTH);
-  assert.ok(bundles > 8, `${bundles} bundles`);
-  const inline = await audit(dirFetcher(board.dir), { boardKey: KEY, threads: 0 });
-  const threaded = await audit(dirFetcher(board.dir), { boardKey: KEY, threads: 2 });
-  assert.deepEqual(threaded, inline);
-  assert.deepEqual(failed(inline), ['entry-format', 'ballots', 'token-signatures', 'token-reuse', 'close']);
-  assert.deepEqual((named(inline, 'token-signatures').evidence as { items: { index: number }[] }).items.map((x) => x.index), [6, 1003, 2000]);
-  assert.deepEqual((named(inline, 'token-reuse').evidence as { items: { indexes: number[] }[] }).items[0]!.indexes, [4, 1501]);
-
-  // An altered byte in a bundle the threads read: the same findings both ways.
-  const dir = copyOf(board);
-  const file = bundleFile(dir, board.size, 5);
-  const bytes = readFileSync(file);
-  bytes[1000] = bytes[1000]! ^ 1;
-  writeFileSync(file, bytes);
-  assert.deepEqual(await audit(dirFetcher(dir), { boardKey: KEY, threads: 2 }), await audit(dirFetcher(dir), { boardKey: KEY, threads: 0 }));
-});

@@ -36,7 +36,6 @@
  * recomputed tree completes them; kept are the token ids (hex), the counts, one recomputed tile
  * per tile level, and at most MAX_EVIDENCE_ITEMS evidence items per check.
  */
-import { availableParallelism } from 'node:os';
 import {
   Checkpoint,
   Close,
@@ -59,8 +58,6 @@ import {
   toHex,
 } from '@blindvote/crypto';
 import type { Entry } from '@blindvote/crypto';
-import { BundleChecker } from './bundle-checks.ts';
-import type { BundleResult } from './bundle-checks.ts';
 import type { Check } from './checks.ts';
 import { EvidenceList, errorMessage, fail, indexList, pass } from './checks.ts';
 import type { BoardFetcher } from './fetch.ts';
@@ -105,14 +102,8 @@ export interface AuditOptions {
   readonly origin?: string;
   /** Called after every bundle. */
   readonly onProgress?: (progress: AuditProgress) => void;
-  /** Bundles fetched ahead of the one being checked (default 4; at least 2 per thread with threads). */
+  /** Bundles fetched ahead of the one being checked (default 4). */
   readonly prefetch?: number;
-  /**
-   * Worker threads that decode bundles and check their entries (bundle-checks.ts), once the
-   * manifest is read; 0 for none. Default: one per core, for boards of more than
-   * MIN_BUNDLES_FOR_THREADS bundles. The report is the same either way.
-   */
-  readonly threads?: number;
 }
 
 type Fetched = { readonly ok: true; readonly bytes: Uint8Array } | { readonly ok: false; readonly error: string };
@@ -128,9 +119,6 @@ export const MAX_UNREADABLE_RUN = 16;
  * (`offThread`), so parsing and verifying overlap on every core; the bound keeps memory flat.
  */
 const MAX_UNSETTLED = 4 * TILE_WIDTH;
-
-/** Boards of at most this many bundles are checked on the calling thread: starting threads costs more. */
-export const MIN_BUNDLES_FOR_THREADS = 8;
 
 /**
  * Audits the board behind `fetcher`. Resolves with every check in AUDIT_CHECKS order; never
@@ -168,7 +156,7 @@ export async function audit(fetcher: BoardFetcher, options: AuditOptions = {}): 
   }
 
   const replay = new Replay(fetcher, claimed.size);
-  await replay.run(options.prefetch ?? 4, options.threads ?? availableParallelism(), options.onProgress);
+  await replay.run(options.prefetch ?? 4, options.onProgress);
   const poll = replay.manifest;
 
   // Trust: the given key, else the manifest's.
@@ -259,8 +247,6 @@ class Replay {
 
   // Entries.
   manifest: Poll | null = null;
-  /** Entry 0's bytes once it is a valid manifest: what BundleChecker threads start from. */
-  #manifestBytes: Uint8Array | null = null;
   manifestError: string | null = null;
   #verifier: Promise<TokenVerifier> | null = null;
   verifierError: string | null = null;
@@ -281,46 +267,24 @@ class Replay {
     this.totalBundles = Math.ceil(size / TILE_WIDTH);
   }
 
-  async run(prefetch: number, threads: number, onProgress: AuditOptions['onProgress']): Promise<void> {
-    let ahead = Math.max(1, Math.floor(prefetch));
-    let checker: BundleChecker | null = null;
-    const inflight = new Map<number, Promise<Fetched | BundleResult>>();
+  async run(prefetch: number, onProgress: AuditOptions['onProgress']): Promise<void> {
+    const ahead = Math.max(1, Math.floor(prefetch));
+    const inflight = new Map<number, Promise<Fetched>>();
     const start = (b: number) => {
       if (b >= this.totalBundles || inflight.has(b)) return;
-      const fetched = this.#fetcher.bundle(b, this.#width(b)).then(
-        (bytes): Fetched => ({ ok: true, bytes }),
-        (err): Fetched => ({ ok: false, error: errorMessage(err) }),
+      inflight.set(
+        b,
+        this.#fetcher.bundle(b, this.#width(b)).then(
+          (bytes): Fetched => ({ ok: true, bytes }),
+          (err): Fetched => ({ ok: false, error: errorMessage(err) }),
+        ),
       );
-      const on = checker;
-      inflight.set(b, on === null ? fetched : fetched.then((f): Promise<Fetched | BundleResult> | Fetched => (f.ok ? on.check(f.bytes, b * TILE_WIDTH, this.#width(b)) : f)));
     };
-    try {
-      for (let b = 0; b < this.totalBundles; b++) {
-        for (let k = b; k <= b + ahead; k++) start(k);
-        const fetched = await inflight.get(b)!;
-        inflight.delete(b);
-        if ('id' in fetched) this.#checkedBundle(b, fetched);
-        else this.#bundle(b, fetched);
-        if (b === 0 && threads > 0 && this.#manifestBytes !== null && this.totalBundles > MIN_BUNDLES_FOR_THREADS) {
-          // Bundles already being fetched are checked here; later ones on the threads.
-          checker = new BundleChecker(this.#manifestBytes, threads);
-          ahead = Math.max(ahead, 2 * threads + 2);
-        }
-        if (!(await this.#step(b, onProgress))) break;
-      }
-    } finally {
-      await checker?.close();
-    }
-    if (this.gap === null) this.#flushPartialTiles();
-    await this.#recount?.settle();
-    await Promise.all(this.#pending.splice(0));
-    // Settles verifierError even when there was no ballot to verify.
-    await this.#verifier?.catch(() => {});
-  }
-
-  /** After bundle `b`: bounds the checks in flight, reports progress; false to stop reading. */
-  async #step(b: number, onProgress: AuditOptions['onProgress']): Promise<boolean> {
-    {
+    for (let b = 0; b < this.totalBundles; b++) {
+      for (let k = b; k <= b + ahead; k++) start(k);
+      const fetched = await inflight.get(b)!;
+      inflight.delete(b);
+      this.#bundle(b, fetched);
       await this.#recount?.settle(MAX_UNSETTLED);
       await Promise.all(this.#pending.splice(0));
       onProgress?.({ entries: this.entriesRead, size: this.size, bundles: b + 1, totalBundles: this.totalBundles });
@@ -329,10 +293,14 @@ class Replay {
           bundle: b + 1,
           error: `stopped reading: ${MAX_UNREADABLE_RUN} bundles in a row could not be read (or were incomplete); bundles ${b + 1}..${this.totalBundles - 1} were not tried`,
         });
-        return false;
+        break;
       }
     }
-    return true;
+    if (this.gap === null) this.#flushPartialTiles();
+    await this.#recount?.settle();
+    await Promise.all(this.#pending.splice(0));
+    // Settles verifierError even when there was no ballot to verify.
+    await this.#verifier?.catch(() => {});
   }
 
   #width(b: number): number {
@@ -340,110 +308,57 @@ class Replay {
   }
 
   #bundle(b: number, fetched: Fetched): void {
-    if (!fetched.ok) return this.#unreadable(b, fetched.error);
+    const first = b * TILE_WIDTH;
+    const width = this.#width(b);
     let entries: Uint8Array[];
+    this.#unreadableRun++;
+    if (!fetched.ok) {
+      this.bundleProblems.add({ bundle: b, error: fetched.error });
+      this.gap ??= first;
+      return;
+    }
     try {
       entries = decodeBundle(fetched.bytes);
     } catch (err) {
-      return this.#undecodable(b, errorMessage(err));
+      this.bundleProblems.add({ bundle: b, error: `${errorMessage(err)} (entries ${first}..${first + width - 1})` });
+      this.gap ??= first;
+      return;
     }
-    const n = this.#counted(b, entries.length);
-    for (let j = 0; j < n; j++) this.#entry(b * TILE_WIDTH + j, entries[j]!);
-    this.#read(b, n);
-  }
-
-  /** A bundle a BundleChecker thread decoded and checked: the same steps, in the same order. */
-  #checkedBundle(b: number, checked: BundleResult): void {
-    if (!checked.ok) return this.#undecodable(b, checked.error);
-    const n = this.#counted(b, checked.count);
-    for (let j = 0; j < n; j++) {
-      const index = b * TILE_WIDTH + j;
-      const result = checked.results[j]!;
-      if (result.kind === 'raw') {
-        this.#entry(index, result.bytes);
-        continue;
-      }
-      this.#leaf(checked.leafHashes.subarray(j * HASH_SIZE, (j + 1) * HASH_SIZE));
-      this.#afterManifest(index);
-      if (result.kind === 'invalid') {
-        this.#malformed(index, result.error);
-        continue;
-      }
-      this.#recount?.addChecked(index, result.facts);
-      this.#ordered(index, 'ballot');
-    }
-    this.#read(b, n);
-  }
-
-  #unreadable(b: number, error: string): void {
-    this.#unreadableRun++;
-    this.bundleProblems.add({ bundle: b, error });
-    this.gap ??= b * TILE_WIDTH;
-  }
-
-  #undecodable(b: number, error: string): void {
-    const first = b * TILE_WIDTH;
-    this.#unreadable(b, `${error} (entries ${first}..${first + this.#width(b) - 1})`);
-  }
-
-  /** Checks a decoded bundle's entry count; returns how many of its entries to read. */
-  #counted(b: number, count: number): number {
-    const first = b * TILE_WIDTH;
-    const width = this.#width(b);
-    this.#unreadableRun++;
     // Only a complete bundle ends a run: a board serving one-entry bundles for a huge claimed
     // size MUST NOT keep the audit busy either.
-    if (count >= width) this.#unreadableRun = 0;
-    if (count < width) {
+    if (entries.length >= width) this.#unreadableRun = 0;
+    if (entries.length < width) {
       // Read what is there as a prefix; the hash tiles say whether anything shifted.
-      this.bundleProblems.add({ bundle: b, error: `${count} entries, the checkpoint needs ${width} (entries ${first + count}..${first + width - 1} missing)` });
-    } else if (count > width && count !== TILE_WIDTH) {
+      this.bundleProblems.add({ bundle: b, error: `${entries.length} entries, the checkpoint needs ${width} (entries ${first + entries.length}..${first + width - 1} missing)` });
+    } else if (entries.length > width && entries.length !== TILE_WIDTH) {
       // A full bundle (256) is the partial one's tlog-tiles fallback; anything else is malformed.
-      this.bundleProblems.add({ bundle: b, error: `${count} entries in a bundle of width ${width}` });
+      this.bundleProblems.add({ bundle: b, error: `${entries.length} entries in a bundle of width ${width}` });
     }
-    return Math.min(width, count);
-  }
-
-  /** After reading `n` entries of bundle `b`: the tree stops where the bundle fell short. */
-  #read(b: number, n: number): void {
-    if (n < this.#width(b)) this.gap ??= b * TILE_WIDTH + n;
-  }
-
-  #leaf(hash: Uint8Array): void {
-    this.entriesRead++;
-    if (this.gap === null) this.#range.append(hash, (level, nodeIndex, node) => this.#node(level, nodeIndex, node));
-  }
-
-  #afterManifest(index: number): void {
-    if (this.tally !== null) this.orderErrors.add({ index, error: `an entry after the tally (entry ${this.tally.index}), which must be the last` });
-  }
-
-  #malformed(index: number, error: string): void {
-    this.formatErrors.add({ index, error });
-    this.#recount?.add(index, null);
+    const n = Math.min(width, entries.length);
+    for (let j = 0; j < n; j++) this.#entry(first + j, entries[j]!);
+    if (n < width) this.gap ??= first + n;
   }
 
   #entry(index: number, bytes: Uint8Array): void {
-    this.#leaf(leafHash(bytes));
+    this.entriesRead++;
+    if (this.gap === null) {
+      this.#range.append(leafHash(bytes), (level, nodeIndex, hash) => this.#node(level, nodeIndex, hash));
+    }
     if (index === 0) {
       this.#manifestEntry(bytes);
       return;
     }
-    this.#afterManifest(index);
+    if (this.tally !== null) this.orderErrors.add({ index, error: `an entry after the tally (entry ${this.tally.index}), which must be the last` });
     let entry: Entry;
     try {
       entry = parseEntry(bytes, `entry ${index}`);
     } catch (err) {
-      this.#malformed(index, errorMessage(err));
+      this.formatErrors.add({ index, error: errorMessage(err) });
+      this.#recount?.add(index, null);
       return;
     }
     this.#recount?.add(index, entry);
-    this.#ordered(index, entry);
-  }
-
-  /** Counts a ballot, or places a close or tally entry, checking the order. */
-  #ordered(index: number, entry: Entry | 'ballot'): void {
-    switch (entry === 'ballot' ? entry : entry.type) {
+    switch (entry.type) {
       case 'poll':
         this.orderErrors.add({ index, error: 'a second poll manifest (only entry 0 is the manifest)' });
         break;
@@ -456,13 +371,13 @@ class Replay {
         if (this.close !== null) {
           this.orderErrors.add({ index, error: `a second close entry (the first is entry ${this.close.index})` });
         } else {
-          this.close = { index, entry: entry as Close, root: this.gap === null ? this.#range.root() : null, ballotsBefore: this.ballotsBeforeClose };
+          this.close = { index, entry, root: this.gap === null ? this.#range.root() : null, ballotsBefore: this.ballotsBeforeClose };
         }
         break;
       case 'tally':
         if (this.close === null) this.orderErrors.add({ index, error: 'a tally before the close entry' });
         else if (this.tally !== null) this.orderErrors.add({ index, error: `a second tally (the first is entry ${this.tally.index})` });
-        else this.tally = { index, entry: entry as Tally };
+        else this.tally = { index, entry };
         break;
     }
   }
@@ -472,7 +387,6 @@ class Replay {
       const entry = parseEntry(bytes, 'entry 0');
       if (!(entry instanceof Poll)) throw new Error(`entry 0 is a ${entry.type} entry, not the poll manifest`);
       this.manifest = entry;
-      this.#manifestBytes = bytes;
       this.#verifier = TokenVerifier.fromPoll(entry, { offThread: true });
       this.#verifier.catch((err: unknown) => {
         this.verifierError = `the manifest's token key cannot be imported: ${errorMessage(err)}`;

@@ -43,7 +43,7 @@ const HELP: Record<string, string> = {
 
 Usage:
   blindvote-verify receipt <file> [--board <url|dir>] [--board-key <vkey>] [--json]
-  blindvote-verify audit <url|dir> [--board-key <vkey>] [--origin <origin>] [--threads <n>] [--json]
+  blindvote-verify audit <url|dir> [--board-key <vkey>] [--origin <origin>] [--json]
   blindvote-verify monitor <url|dir> --state <file> [--board-key <vkey>] [--origin <origin>] [--json]
   blindvote-verify <command> --help
 
@@ -73,7 +73,7 @@ ${COMMON_HELP}
 
 ${EXIT_HELP}
 `,
-  audit: `Usage: blindvote-verify audit <url|dir> [--board-key <vkey>] [--origin <origin>] [--threads <n>] [--json]
+  audit: `Usage: blindvote-verify audit <url|dir> [--board-key <vkey>] [--origin <origin>] [--json]
 
 Replays the whole board: verifies the checkpoint, reads every entry bundle, recomputes every
 leaf hash, every stored hash tile and the root; checks the poll manifest (entry 0), every ballot
@@ -84,8 +84,6 @@ Options:
 ${KEY_HELP}
   --origin <origin>   the expected checkpoint origin (<host>/poll/<poll_id>); default: the board
                       URL without its scheme. Needed for a mirror at another URL.
-  --threads <n>       worker threads that parse and check entries (0: none); default: one per
-                      core. The report is the same with any number.
 ${COMMON_HELP}
 
 ${EXIT_HELP}
@@ -264,24 +262,17 @@ async function readReceiptFile(file: string): Promise<Uint8Array> {
 }
 
 async function auditCommand(args: readonly string[], io: Output): Promise<number> {
-  const { values, positionals } = parse('audit', args, { 'board-key': { type: 'string' }, origin: { type: 'string' }, threads: { type: 'string' } }, 1);
+  const { values, positionals } = parse('audit', args, { 'board-key': { type: 'string' }, origin: { type: 'string' } }, 1);
   if (values['help'] === true) return help('audit', io);
   const json = values['json'] === true;
   const boardKey = boardKeyOption('audit', values);
   const origin = originOption('audit', values);
-  const threadsText = values['threads'];
-  let threads: number | undefined;
-  if (typeof threadsText === 'string') {
-    threads = /^\d{1,3}$/.test(threadsText) ? Number(threadsText) : NaN;
-    if (!(threads <= 256)) throw new UsageError('audit', `--threads: expected a whole number 0..256, got ${JSON.stringify(threadsText)}`);
-  }
   const fetcher = await board('audit', positionals[0]!);
   let last: AuditProgress | undefined;
   const showProgress = io.progress && !json;
   const checks = await audit(fetcher, {
     ...(boardKey === undefined ? {} : { boardKey }),
     ...(origin === undefined ? {} : { origin }),
-    ...(threads === undefined ? {} : { threads }),
     onProgress: (p) => {
       last = p;
       if (showProgress) io.err(`\rreading entries: ${p.entries}/${p.size} (bundle ${p.bundles}/${p.totalBundles})`);
