@@ -68,7 +68,11 @@ export interface LogTx {
   spentIndexes(tokenIds: readonly Uint8Array[]): Promise<Map<string, number>>;
   /** Committed entries at these indexes (each chunk read once), absent where there is none. */
   entriesAt(indexes: readonly number[]): Promise<Map<number, Uint8Array>>;
-  /** Writes the integrated batch and the new head; visible to readers only at commit. */
+  /**
+   * Writes the integrated batch and the new head; visible to readers only at commit. It may
+   * resolve before the write is done (the embedded storage pipelines it): a failed write then
+   * fails the commit, and nothing of the transaction is kept.
+   */
   write(chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], head: LogHead): Promise<void>;
 }
 

@@ -50,3 +50,30 @@ test('sqlite: migration 2 gives the spent rows of an existing log their leaf has
     await storage.close();
   }
 });
+
+test('sqlite: a write that fails aborts its pipelined transaction: the commit fails naming it, nothing is kept, the next one works', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'blindvote-sqlite-'));
+  const storage = new SqliteLogStorage(join(dir, 'board.db'));
+  try {
+    const sequencer = new Sequencer(storage, [testSigner()]);
+    await sequencer.createLog('p1', 'board.test/poll/p1');
+    await sequencer.append('p1', utf8('{"n":0}'), sha256(utf8('t0')));
+    const before = await storage.head('p1');
+    // A tile grown from a prefix it does not have: the writer thread throws inside the transaction.
+    await assert.rejects(
+      storage.transact('p1', async (tx) => {
+        await tx.spend([{ tokenId: sha256(utf8('t1')), index: 1, leafHash: leafHash(utf8('{"n":1}')) }]);
+        await tx.write([], [{ level: 0, index: 0, start: 7, hashes: new Uint8Array(32) }], { ...before!, size: 2 });
+      }),
+      /aborted by an earlier failure: storage: tile 0\/0 lacks its first 7 hashes/,
+    );
+    assert.deepEqual(await storage.head('p1'), before);
+    assert.equal(await storage.spentIndex('p1', sha256(utf8('t1'))), null);
+    const next = await sequencer.append('p1', utf8('{"n":1}'), sha256(utf8('t1')));
+    assert.equal(next.status, 'appended');
+    assert.equal(next.index, 1);
+  } finally {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -103,9 +103,16 @@ export class SqliteLogStorage implements LogStorage {
     return row === undefined ? null : headOf(row);
   }
 
+  /**
+   * One transaction on the writer thread. Its round trips cross the event loop, which under load
+   * is busy serving voters, so `begin` and `write` are posted without waiting for their answers:
+   * the thread runs calls in order and refuses everything after a failure until the rollback
+   * (sqlite-worker.ts), so their errors surface at the next awaited call or at `commit`. A batch
+   * is then two round trips (spend with lock, write with commit) instead of four.
+   */
   transact<T>(pollId: string, fn: (tx: LogTx) => Promise<T>): Promise<T> {
     return this.#exclusive(async () => {
-      await this.#call('begin');
+      this.#call('begin').catch(() => undefined);
       try {
         const result = await fn(this.#tx(pollId));
         await this.#call('commit');
@@ -127,7 +134,9 @@ export class SqliteLogStorage implements LogStorage {
         const wanted = new Set(indexes);
         return chunkEntries(await this.#call('chunksAt', pollId, indexes), (i) => wanted.has(i));
       },
-      write: (chunks, tiles, next) => this.#call('write', pollId, chunks, tiles, next),
+      write: async (chunks, tiles, next) => {
+        this.#call('write', pollId, chunks, tiles, next).catch(() => undefined); // reported by commit
+      },
     };
   }
 
