@@ -34,6 +34,9 @@ test('the OpenAPI document covers every route with parameters, bodies and respon
         assert.ok(op.parameters?.some((p: { in: string; name: string }) => p.in === 'path' && p.name === name[1]), `${where}: path parameter ${name[1]} described`);
       }
       if (['post', 'put', 'patch'].includes(method) && !/\/(publish|close)$/.test(path)) assert.ok(op.requestBody, `${where}: request body schema`);
+      // The issuer's rate-limited routes also answer 503 when the limits' store does not (they fail
+      // closed); the ballot box's 429 is the sequencer's backpressure, with no store behind it.
+      if (codes.includes('429') && where !== 'POST /v1/ballots') assert.ok(codes.includes('503'), `${where}: 503 (rate-limit store unavailable) described (has ${codes})`);
     }
   }
   // Each component's routes are in it.

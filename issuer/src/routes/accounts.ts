@@ -54,7 +54,7 @@ export function accountRoutes(api: Api, ctx: IssuerContext): void {
       summary: 'Register a built-in account',
       tags: TAGS,
       body: Type.Object({ username: Username, password: NewPassword, pow: Type.Optional(Pow) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ account: AccountId }), ...errors(400, 401, 403, 409, 415, 429, 500) },
+      response: { 201: Type.Object({ account: AccountId }), ...errors(400, 401, 403, 409, 415, 429, 500, 503) },
     },
     onRequest: (request, reply) => limits.registerPerIp(request, reply, ipKey(request)),
   }, async (request, reply) => {
@@ -91,7 +91,7 @@ export function accountRoutes(api: Api, ctx: IssuerContext): void {
           account: AccountId,
           admin: Type.Boolean(),
         }),
-        ...errors(400, 401, 415, 429, 500),
+        ...errors(400, 401, 415, 429, 500, 503),
       },
     },
     onRequest: (request, reply) => limits.loginPerIp(request, reply, ipKey(request)),
@@ -124,7 +124,7 @@ export function accountRoutes(api: Api, ctx: IssuerContext): void {
       summary: "Change the calling account's password (ends every session of the account)",
       tags: TAGS,
       body: Type.Object({ current_password: AnyPassword, new_password: NewPassword }, { additionalProperties: false }),
-      response: { 204: Type.Null(), ...errors(400, 401, 403, 409, 415, 429, 500) },
+      response: { 204: Type.Null(), ...errors(400, 401, 403, 409, 415, 429, 500, 503) },
     },
   }, async (request, reply) => {
     const principal = requireAccount(ctx, request);

@@ -32,7 +32,7 @@ export function tokenRoutes(api: Api, ctx: IssuerContext): void {
       ),
       response: {
         200: Type.Object({ blind_sig: Type.String({ description: 'base64 RFC 9474 blind_sig' }) }),
-        ...errors(400, 401, 403, 404, 409, 410, 415, 429, 500),
+        ...errors(400, 401, 403, 404, 409, 410, 415, 429, 500, 503),
       },
     },
     onRequest: async (request, reply) => {
