@@ -62,7 +62,7 @@ test('GET /v1/results/:pollId: the snapshot, the final tally with its checkpoint
 
   board.append(ID, [close(E, 3)]);
   await tallier.idle();
-  // The tallier publishes at most once per 250 ms: the tally may wait that long.
+  // The tallier publishes at most once per 200 ms: the tally may wait that long.
   let published: ResultsSnapshot | null = null;
   await until('the tally in the store', () => {
     void live.snapshot(ID).then((s) => (published = s));

@@ -9,7 +9,7 @@
  * Everything is read from a LiveStore (ports.ts), never from a Tallier: an instance that only
  * pushes (the distributed mode) serves results that another instance counts.
  *
- * Contracts: pushed messages are the snapshot JSON, at most 4 per second per poll (the Tallier
+ * Contracts: pushed messages are the snapshot JSON, at most 5 per second per poll (the Tallier
  * throttles what it publishes), the latest state always delivered, and each message supersedes
  * the one before it on the stream (ports.ts `supersedes`: never an older state). A stream
  * subscribes before it reads the current snapshot, so nothing published in between is lost. An
@@ -128,7 +128,7 @@ export async function tallierRoutes(app: FastifyInstance, options: TallierRoutes
     url: '/v1/results/:pollId/ws',
     schema: {
       summary: "A poll's results pushed over WebSocket",
-      description: 'Upgrade to WebSocket: one text message with the current snapshot, then one per update (at most 4 per second). Messages from the client are ignored.',
+      description: 'Upgrade to WebSocket: one text message with the current snapshot, then one per update (at most 5 per second). Messages from the client are ignored.',
       tags: TAGS,
       params: Params,
       querystring: NoQuery,
@@ -186,7 +186,7 @@ export async function tallierRoutes(app: FastifyInstance, options: TallierRoutes
     {
       schema: {
         summary: "A poll's results pushed as Server-Sent Events",
-        description: `text/event-stream: \`retry: ${SSE_RETRY_MS}\`, then one \`data:\` event with the current snapshot and one per update (at most 4 per second); \`:\` comment heartbeats keep proxies from closing the stream.`,
+        description: `text/event-stream: \`retry: ${SSE_RETRY_MS}\`, then one \`data:\` event with the current snapshot and one per update (at most 5 per second); \`:\` comment heartbeats keep proxies from closing the stream.`,
         tags: TAGS,
         params: Params,
         querystring: NoQuery,
