@@ -11,12 +11,11 @@ import type { FastifyInstance } from 'fastify';
 import { ballotBox } from '@blindvote/ballot-box';
 import { Board, boardRoutes, SqliteLogStorage } from '@blindvote/bulletin-board';
 import { ensureAdmin, issuer, SqliteIssuerStore } from '@blindvote/issuer';
-import type { IdpOptions } from '@blindvote/issuer';
 import { Tallier, tallierRoutes } from '@blindvote/tallier';
 import { baseApp } from './base-app.ts';
 import type { Config } from './config.ts';
 import { boardSigner, writeAdminPassword } from './keys.ts';
-import { ballotSink, boardFeed, boardPublisher, pollDirectory } from './wiring.ts';
+import { ballotSink, boardFeed, boardPublisher, issuerSettings, pollDirectory } from './wiring.ts';
 import { webClient } from './web.ts';
 
 export interface Service {
@@ -47,13 +46,7 @@ export async function buildService(config: Config): Promise<Service> {
   await app.register(issuer, {
     store: issuerStore,
     board: boardPublisher(board),
-    admins: [config.adminUsername, ...config.admins],
-    allowRegistration: config.allowRegistration,
-    registrationPow: config.registrationPow,
-    tokenKeyBits: config.tokenKeyBits,
-    signingThreads: config.signingThreads,
-    rateLimit: config.rateLimits,
-    idp: config.idp as IdpOptions | null,
+    ...issuerSettings(config),
   });
   await app.register(ballotBox, { polls: pollDirectory(board), sink: ballotSink(board) });
   await app.register(boardRoutes, { board });

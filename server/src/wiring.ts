@@ -2,14 +2,29 @@
  * The in-process wiring of the all-in-one mode: each component's declared ports (issuer's
  * BoardPublisher, the ballot box's PollDirectory and BallotSink, the tallier's BoardFeed)
  * backed straight by the bulletin board. The distributed mode backs the same ports with HTTP
- * and Kafka clients instead; the components cannot tell.
+ * and Kafka clients instead; the components cannot tell. Also what both modes pass the issuer
+ * from the configuration (`issuerSettings`).
  */
 import type { BallotSink, PollDirectory, OpenPoll, SubmitOutcome } from '@blindvote/ballot-box';
 import { Board, OverloadedError, PollClosedError, UnknownPollError } from '@blindvote/bulletin-board';
 import { TokenVerifier } from '@blindvote/crypto';
 import type { Ballot, Poll } from '@blindvote/crypto';
-import type { BoardPublisher } from '@blindvote/issuer';
+import type { BoardPublisher, IdpOptions, IssuerOptions } from '@blindvote/issuer';
 import type { BoardFeed } from '@blindvote/tallier';
+import type { Config } from './config.ts';
+
+/** The issuer's options that come from the configuration: the same in both modes. */
+export function issuerSettings(config: Config) {
+  return {
+    admins: [config.adminUsername, ...config.admins],
+    allowRegistration: config.allowRegistration,
+    registrationPow: config.registrationPow,
+    tokenKeyBits: config.tokenKeyBits,
+    signingThreads: config.signingThreads,
+    rateLimit: config.rateLimits,
+    idp: config.idp as IdpOptions | null,
+  } satisfies Partial<IssuerOptions>;
+}
 
 export function boardPublisher(board: Board): BoardPublisher {
   if (board.verifierKey === null) throw new Error('boardPublisher: the board is a reader; publish through the sequencer');

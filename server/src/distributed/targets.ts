@@ -21,13 +21,12 @@ import { ballotBox } from '@blindvote/ballot-box';
 import { Board, boardRoutes, PostgresLogStorage } from '@blindvote/bulletin-board';
 import { NoteSigner } from '@blindvote/crypto';
 import { ensureAdmin, issuer, PostgresIssuerStore } from '@blindvote/issuer';
-import type { IdpOptions } from '@blindvote/issuer';
 import { Tallier, tallierRoutes } from '@blindvote/tallier';
 import { baseApp } from '../base-app.ts';
 import type { Config, Target } from '../config.ts';
 import { buildGateway } from '../gateway.ts';
 import { writeAdminPassword } from '../keys.ts';
-import { pollDirectory } from '../wiring.ts';
+import { issuerSettings, pollDirectory } from '../wiring.ts';
 import type { Bus } from './bus.ts';
 import { BoardClient, names } from './commands.ts';
 import { DEFAULT_SEND_TIMEOUT_MS, KafkaBus } from './kafka-bus.ts';
@@ -119,14 +118,8 @@ async function build(config: Config, res: Resources): Promise<TargetService> {
     await app.register(issuer, {
       store,
       board: remoteBoardPublisher(await boardClient(), d.boardKey, config.publicUrl),
-      admins: [config.adminUsername, ...config.admins],
-      allowRegistration: config.allowRegistration,
-      registrationPow: config.registrationPow,
-      tokenKeyBits: config.tokenKeyBits,
-      signingThreads: config.signingThreads,
-      rateLimit: config.rateLimits,
+      ...issuerSettings(config),
       rateLimitRedis: limits,
-      idp: config.idp as IdpOptions | null,
       // Closes go out after the ballot boxes' send deadline (KafkaBus, 10 s): a ballot admitted
       // before closes_at and acknowledged is on the commands topic before the close command.
       scheduler: { graceMs: CLOSE_GRACE_MS },
