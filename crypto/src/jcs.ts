@@ -7,8 +7,10 @@
  *
  * Flow:
  *   canonicalJson(value)  → the one RFC 8785 string for a JSON value (validated first)
- *   parseCanonicalJson(b) → strict UTF-8 → structural scan (depth, duplicate keys, lone
- *                           surrogates) → JSON.parse → the bytes MUST equal the canonical form
+ *   parseCanonicalJson(b) → strict UTF-8 → JSON.parse → the text MUST be the canonical form
+ *                           (fast path); anything else → the structural scan (depth, duplicate
+ *                           keys, lone surrogates) → JSON.parse → the canonical-form check,
+ *                           which names the problem
  *   parseJsonStrict(text) → the same scan and JSON.parse, without the canonical-form rule
  *
  * Threats:
@@ -23,8 +25,10 @@
  *   - Precision loss: integers beyond 2^53 silently round in JSON.parse; a canonical input
  *     cannot contain them (the rounded value re-serializes differently). Checking that a
  *     number is a safe integer where an integer is expected is the entry layer's job.
- *   - Resource exhaustion: nesting is bounded (MAX_DEPTH) by a scan that runs BEFORE
- *     JSON.parse, so a hostile `[[[[…` never reaches a recursive parser.
+ *   - Resource exhaustion: nesting is bounded (MAX_DEPTH). parseJsonStrict scans BEFORE
+ *     JSON.parse, so a hostile `[[[[…` never reaches a recursive parser; parseCanonicalJson's
+ *     fast path hands bytes to V8's JSON.parse first, which is iterative (a 10^6-deep document
+ *     is tested), and then refuses anything deeper than MAX_DEPTH.
  */
 import canonicalize from 'canonicalize';
 import { FormatError, fromUtf8, utf8 } from './bytes.ts';

@@ -131,8 +131,12 @@ export class Recount {
     }
     this.#unsettled++;
     const decide = (tokenError: string | null) => {
+      try {
+        if (tokenError !== null) this.#onProblem({ index, problem: 'bad-token', token_id: id, error: tokenError });
+      } catch (error) {
+        this.#failure ??= { error }; // before the count drops: a settle() from now on rejects
+      }
       this.#unsettled--;
-      if (tokenError !== null) this.#onProblem({ index, problem: 'bad-token', token_id: id, error: tokenError });
       if (!beforeClose) return;
       const reason: RejectionReason | null = invalid ? 'invalid-ballot' : tokenError !== null ? 'bad-token' : first !== undefined ? 'token-reused' : null;
       if (reason !== null) this.#rejected[reason]++;

@@ -31,6 +31,7 @@ parentPort!.on('message', ({ id, method, args }: WriterCall) => {
     parentPort!.postMessage({ id, error: { name: 'Error', message: `storage: the transaction was aborted by an earlier failure: ${aborted}` } });
     return;
   }
+  if (method === 'rollback') aborted = null; // the transaction ends here, failed or not
   try {
     const value = (writer[method] as (...a: readonly unknown[]) => unknown)(...args);
     if (method === 'commit' || method === 'rollback') open = false;

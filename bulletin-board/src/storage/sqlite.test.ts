@@ -72,6 +72,9 @@ test('sqlite: a write that fails aborts its pipelined transaction: the commit fa
     const next = await sequencer.append('p1', utf8('{"n":1}'), sha256(utf8('t1')));
     assert.equal(next.status, 'appended');
     assert.equal(next.index, 1);
+    // Calls outside a transaction are not refused after a failed one either.
+    await assert.rejects(storage.transact('nope', (tx) => tx.lock()), /no log for poll "nope"/);
+    assert.equal(await sequencer.createLog('p2', 'board.test/poll/p2'), true);
   } finally {
     await storage.close();
     rmSync(dir, { recursive: true, force: true });

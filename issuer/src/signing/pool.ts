@@ -24,6 +24,8 @@ interface Thread {
   readonly worker: Worker;
   readonly keys: Set<string>;
   readonly calls: Map<number, Call>;
+  /** Has answered at least once: a thread that dies before that is not replaced (it would die again). */
+  answered: boolean;
 }
 
 const ERRORS: Record<string, new (message: string) => Error> = { FormatError, SigningFailureError };
@@ -33,6 +35,8 @@ export class SigningPool {
   #next = 0;
   #ids = 0;
   #closed = false;
+  /** Why the pool cannot sign: a thread died before answering anything. */
+  #broken: Error | null = null;
 
   /** `threads`: how many (0: one per core). */
   constructor(threads = 0) {
@@ -47,8 +51,9 @@ export class SigningPool {
   #spawn(): Thread {
     const worker = new Worker(new URL('./worker.ts', import.meta.url));
     worker.unref(); // referenced only while a call is pending
-    const thread: Thread = { worker, keys: new Set(), calls: new Map() };
+    const thread: Thread = { worker, keys: new Set(), calls: new Map(), answered: false };
     worker.on('message', ({ id, sig, error }: SignReply) => {
+      thread.answered = true;
       const call = thread.calls.get(id)!;
       thread.calls.delete(id);
       if (thread.calls.size === 0) worker.unref();
@@ -60,9 +65,12 @@ export class SigningPool {
       thread.calls.clear();
       thread.keys.clear();
       if (this.#closed) return;
-      // A thread that died is replaced; its callers heard why.
       const i = this.#threads.indexOf(thread);
-      if (i >= 0) this.#threads[i] = this.#spawn();
+      if (i < 0) return; // 'error' and then 'exit': handled once
+      // A thread that died after working is replaced; its callers heard why. One that never
+      // answered would die again: the pool refuses from now on, naming the cause.
+      if (thread.answered) this.#threads[i] = this.#spawn();
+      else this.#broken ??= error;
     };
     worker.on('error', fail);
     worker.on('exit', () => fail(new Error('signing: a BlindSign thread exited')));
@@ -72,6 +80,7 @@ export class SigningPool {
   /** RFC 9474 BlindSign of `blindedMsg` with the poll's `key`, on the next thread (round robin). */
   sign(pollId: string, key: KeyObject, blindedMsg: Uint8Array): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new Error('signing: the pool is closed'));
+    if (this.#broken !== null) return Promise.reject(new Error(`signing: a BlindSign thread could not start: ${this.#broken.message}`));
     const thread = this.#threads[this.#next++ % this.#threads.length]!;
     const id = this.#ids++;
     const request: SignRequest = { id, pollId, blindedMsg, ...(thread.keys.has(pollId) ? {} : { key }) };
