@@ -137,21 +137,19 @@ export class Recount {
         this.#failure ??= { error }; // before the count drops: a settle() from now on rejects
       }
       this.#unsettled--;
-      if (!beforeClose) return;
-      const reason: RejectionReason | null = invalid ? 'invalid-ballot' : tokenError !== null ? 'bad-token' : first !== undefined ? 'token-reused' : null;
-      if (reason !== null) this.#rejected[reason]++;
-      else this.#count(ballot);
+      if (beforeClose) {
+        const reason: RejectionReason | null = invalid ? 'invalid-ballot' : tokenError !== null ? 'bad-token' : first !== undefined ? 'token-reused' : null;
+        if (reason !== null) this.#rejected[reason]++;
+        else this.#count(ballot);
+      }
+      this.#wake();
     };
     void this.#verifier
       .then((verifier) => verifier.verify(ballot.poll_id, ballot.token))
       .then(
         (ok) => decide(ok ? null : BAD_SIGNATURE),
         (err: unknown) => decide(errorMessage(err)),
-      )
-      .catch((error: unknown) => {
-        this.#failure ??= { error };
-      })
-      .finally(() => this.#wake());
+      );
   }
 
   #wake(): void {
