@@ -42,7 +42,7 @@ export async function allInOneRows(): Promise<void> {
     const { rate, rates, appended } = await ballotRows(service.url, poll, SIZES.ballotsPerRun, SIZES.ballotRuns, cores);
     allInOneRates = rates;
     let board = appended;
-    board += await latencyRows(service.url, poll, rate / 2, SIZES.latencySeconds, SIZES.latencyRuns, 1 + board);
+    board += await latencyRows(service.url, poll, rate / 2, SIZES.latencySeconds, SIZES.latencyRuns);
     board += await liveRow(service.url, poll, SIZES.live, 20, SIZES.liveRuns);
     if (board < SIZES.board) {
       const requests = makeBallots(poll.privateKey, poll.pollId, SIZES.board - board).map((b) => b.request);
