@@ -34,7 +34,7 @@ test('Throttle: the first value at once, then only the latest once per interval;
   assert.throws(() => new Throttle(-1, () => {}), RangeError);
 });
 
-test('many appends: at most 4 updates in any second, each the latest state, the last with the final size', async () => {
+test('many appends: at most 5 updates in any second, each the latest state, the last with the final size', async () => {
   const E = await election('throttled');
   const id = E.poll.poll_id;
   const board = new MemoryBoard();
