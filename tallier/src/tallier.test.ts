@@ -343,6 +343,48 @@ test('entries are read in chunks of at most `chunk`, and polls created later are
   await tallier.stop();
 });
 
+test('catching up on a long board gives the event loop turns between slices of entries', async () => {
+  // In the all-in-one process the ballot box waits while the tallier holds the event loop.
+  // Each entry records the turn it is first read in (a setImmediate chain counts turns).
+  const E = await election('turns');
+  const id = E.poll.poll_id;
+  const board = new MemoryBoard();
+  board.append(id, [E.poll, ...ballots(E, 1000)]);
+  let turn = 0;
+  let ticking = true;
+  const tick = () => {
+    turn++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const readIn: number[] = [];
+  class Recorded extends Uint8Array {
+    readonly #index: number;
+    constructor(bytes: Uint8Array, index: number) {
+      super(bytes);
+      this.#index = index;
+    }
+    override get length(): number {
+      readIn[this.#index] ??= turn;
+      return super.length;
+    }
+  }
+  const feed: BoardFeed = {
+    polls: () => board.polls(),
+    checkpoint: (p) => board.checkpoint(p),
+    entries: async (p, from, to) => (await board.entries(p, from, to)).map((bytes, k) => new Recorded(bytes, from + k)),
+    onAppend: (listener) => board.onAppend(listener),
+    appendTally: (p, tally) => board.appendTally(p, tally),
+  };
+  const { tallier } = await started(board, { feed });
+  ticking = false;
+  assert.equal(snapshotOf(tallier, id).ballots_counted, 1000);
+  const ballotTurns = new Set(readIn.slice(1));
+  assert.equal(readIn.length, 1001);
+  assert.ok(ballotTurns.size >= 1000 / 128, `1000 entries read in ${ballotTurns.size} event-loop turns`);
+  await tallier.stop();
+});
+
 test('the LiveStore: each published snapshot lands in it; republishing refills a store that lost everything, without new votes', async () => {
   const E = await election('republish');
   const id = E.poll.poll_id;
