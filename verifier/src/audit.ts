@@ -255,7 +255,8 @@ class Replay {
   readonly formatErrors = new EvidenceList<{ index: number; error: string }>();
   readonly orderErrors = new EvidenceList<{ index: number; error: string }>();
   readonly ballotErrors = new EvidenceList<{ index: number; error: string }>();
-  readonly tokenFailures = new EvidenceList<{ index: number; token_id: string; error: string }>();
+  /** Filled as checks finish on the thread pool, so kept in entry order. */
+  readonly tokenFailures = new EvidenceList<{ index: number; token_id: string; error: string }>((a, b) => a.index - b.index);
   ballots = 0;
   ballotsBeforeClose = 0;
   close: { index: number; entry: Close; root: Uint8Array | null; ballotsBefore: number } | null = null;

@@ -39,14 +39,32 @@ export function errorMessage(err: unknown): string {
 /** Most items kept in one evidence list; the total is always reported beside it. */
 export const MAX_EVIDENCE_ITEMS = 100;
 
-/** An evidence list that keeps the first MAX_EVIDENCE_ITEMS items and counts the rest. */
+/**
+ * An evidence list that keeps MAX_EVIDENCE_ITEMS items and counts the rest: the first added, or
+ * with `order`, the lowest in that order, kept sorted (for items that arrive out of order, such
+ * as token checks finishing on a thread pool: the same board then gives the same report).
+ */
 export class EvidenceList<T> {
   readonly items: T[] = [];
   count = 0;
+  readonly #order: ((a: T, b: T) => number) | undefined;
+
+  constructor(order?: (a: T, b: T) => number) {
+    this.#order = order;
+  }
 
   add(item: T): void {
     this.count++;
-    if (this.items.length < MAX_EVIDENCE_ITEMS) this.items.push(item);
+    const order = this.#order;
+    if (order === undefined) {
+      if (this.items.length < MAX_EVIDENCE_ITEMS) this.items.push(item);
+      return;
+    }
+    let at = this.items.length;
+    while (at > 0 && order(this.items[at - 1]!, item) > 0) at--;
+    if (at >= MAX_EVIDENCE_ITEMS) return;
+    this.items.splice(at, 0, item);
+    if (this.items.length > MAX_EVIDENCE_ITEMS) this.items.pop();
   }
 
   get empty(): boolean {
