@@ -33,11 +33,11 @@ import type { ResultsSnapshot } from './snapshot.ts';
 export const MAX_CHUNK = 4096;
 
 /**
- * Entries hashed and parsed per event-loop turn. In the all-in-one process the tallier shares
+ * Entries hashed and parsed per event-loop turn (exported for the test that checks the turns). In the all-in-one process the tallier shares
  * its event loop with the ballot box: a 4096-entry chunk in one go held it for ~250 ms, which
  * every ballot arriving meanwhile waited out (the bench's latency p99 spikes).
  */
-const SLICE = 128;
+export const SLICE = 128;
 
 /** `fn` on each entry in order, giving the event loop a turn after every SLICE entries. */
 async function forEachSliced(entries: readonly Uint8Array[], fn: (bytes: Uint8Array) => void): Promise<void> {
@@ -244,8 +244,8 @@ export class PollFollower {
   /** A fresh recount of entries [0, close], read again from the board. */
   async #recount(): Promise<Tally> {
     const close = this.#close!;
-    // The whole board at once: token checks on the thread pool, parsing goes on meanwhile.
-    const recount = new Recount(this.#poll!, TokenVerifier.fromPoll(this.#poll!, { offThread: true }));
+    // Token checks on the thread pool (the manifest's verifier), parsing goes on meanwhile.
+    const recount = new Recount(this.#poll!, this.#verifier!);
     const range = new CompactRange();
     while (range.size <= close.index) {
       const from = range.size;

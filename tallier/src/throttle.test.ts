@@ -47,6 +47,7 @@ test('many appends: at most 5 updates in any second, each the latest state, the 
   live.subscribe(id, (snapshot) => updates.push({ at: performance.now(), snapshot }));
 
   const batches = 60;
+  const began = performance.now();
   const all = ballots(E, batches * 2);
   for (let i = 0; i < batches; i++) {
     board.append(id, all.slice(2 * i, 2 * i + 2));
@@ -56,7 +57,9 @@ test('many appends: at most 5 updates in any second, each the latest state, the 
   await tallier.idle();
   await sleep(600); // the throttle's last wait
 
-  assert.ok(updates.length >= 6 && updates.length <= 14, `${updates.length} updates for ~1.6 s of appends`);
+  // The bound follows the time the appends really took (sleeps stretch on a busy machine).
+  const most = Math.ceil((updates.at(-1)!.at - began) / 200) + 1;
+  assert.ok(updates.length >= 6 && updates.length <= most, `${updates.length} updates in ${(updates.at(-1)!.at - began).toFixed(0)} ms: expected 6..${most}`);
   for (let i = 5; i < updates.length; i++) {
     const window = updates[i]!.at - updates[i - 5]!.at;
     assert.ok(window >= 999, `updates ${i - 5}..${i} within ${window.toFixed(0)} ms: more than 5 in a second`);
