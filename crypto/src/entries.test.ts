@@ -176,6 +176,16 @@ test('typed access: binary fields are bytes, objects are frozen, inputs are copi
   const built = new Ballot({ ...BALLOT_FIELDS, token: { ...BALLOT_FIELDS.token, nonce } });
   nonce[0] = 1;
   assert.equal(built.token.nonce[0], 0);
+  // Node Buffers too: their slice() is a view, so copying must not rely on it.
+  const sig = Buffer.from(BALLOT_FIELDS.token.sig);
+  const fromBuffer = new Ballot({ ...BALLOT_FIELDS, token: { ...BALLOT_FIELDS.token, sig } });
+  const wire = Buffer.from(ballot.serialize());
+  const parsed = parseEntry(wire);
+  sig.fill(0);
+  wire.fill(0x20);
+  assert.deepEqual(fromBuffer.token.sig, BALLOT_FIELDS.token.sig);
+  assert.deepEqual(parsed.serialize(), ballot.serialize());
+  assert.ok(!Buffer.isBuffer(parsed.serialize()) && !Buffer.isBuffer(fromBuffer.token.sig));
   assert.equal(Tally.deserialize(tally.serialize()).counts['constructor'], undefined);
   assert.equal(timeMs(p.opens_at), Date.UTC(2025, 2, 1, 8));
   assert.ok(p.isOpenAt(Date.UTC(2025, 2, 1, 12)));

@@ -131,8 +131,9 @@ export function timeMs(time: string): number {
   return Date.parse(checkTime(time, 'time'));
 }
 
+/** A copy, as a plain Uint8Array (`slice()` of a Node Buffer would be a view of the caller's memory). */
 function bytesField(value: unknown, path: string, length?: number): Uint8Array {
-  return abytes(value, length, path).slice();
+  return new Uint8Array(abytes(value, length, path));
 }
 
 function arrayOf(value: unknown, path: string): readonly unknown[] {
@@ -170,7 +171,7 @@ function sealEntry(value: unknown, path: string): Uint8Array {
   parsing = null;
   if (parsed !== null && sameJson(value, parsed.json)) {
     sealedFromParse = true;
-    return parsed.bytes.slice();
+    return new Uint8Array(parsed.bytes); // a copy: the caller may reuse its buffer
   }
   const bytes = canonicalBytes(value, path);
   if (bytes.length > MAX_ENTRY_SIZE) {

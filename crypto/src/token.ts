@@ -179,7 +179,7 @@ export function parseTokenKeySpki(input: unknown, path = 'token key'): TokenKeyI
   if (modulusBits % 8 !== 0) throw new FormatError(`${path}: RSA modulus of ${modulusBits} bits; its length MUST be a whole number of bytes`);
   if (!(n.value[n.value.length - 1]! & 1)) throw new FormatError(`${path}: RSA modulus is even`);
   if (!equalBytes(e.value, E_65537)) throw new FormatError(`${path}: RSA public exponent MUST be 65537`);
-  return { modulus: n.value.slice(), modulusBits, modulusLength: n.value.length };
+  return { modulus: new Uint8Array(n.value), modulusBits, modulusLength: n.value.length };
 }
 
 async function importVerifyKey(spki: Uint8Array): Promise<{ info: TokenKeyInfo; key: RsaPssPublicKey }> {
