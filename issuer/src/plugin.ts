@@ -46,7 +46,7 @@ export interface IssuerOptions {
   readonly sessionTtlSeconds?: number;
   /** RSA modulus bits of new poll token keys (default 2048; 2048..8192, a multiple of 8). */
   readonly tokenKeyBits?: number;
-  /** Threads that run BlindSign off the event loop (default 0: one per core). */
+  /** Most threads that run BlindSign off the event loop, started as signing needs them (default 0: one per core). */
   readonly signingThreads?: number;
   /** Per-limit overrides of DEFAULT_RATE_LIMITS (true or absent: the defaults), or false for none (load tests). */
   readonly rateLimit?: RateLimitOptions | boolean;
@@ -72,7 +72,7 @@ export async function issuer(app: FastifyInstance, options: IssuerOptions): Prom
   const sessions = await Sessions.open(store, options.sessionTtlSeconds ?? 900, now);
   const idp = options.idp == null ? null : idpVerifier(options.idp, now);
   const authenticator = new Authenticator({ store, sessions, idp, admins });
-  const signing = new SigningPool(options.signingThreads ?? 0);
+  const signing = new SigningPool({ threads: options.signingThreads ?? 0 });
   app.addHook('onClose', () => signing.close());
   const keys = new TokenKeys(store, signing);
   const lifecycle = new PollLifecycle({ store, board, keys, tokenKeyBits: options.tokenKeyBits ?? 2048, now, log: app.log });

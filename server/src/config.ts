@@ -83,7 +83,7 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'BLINDVOTE_ALLOW_REGISTRATION', default: 'true', doc: 'whether anyone may create a built-in account (true|false)' },
   { name: 'BLINDVOTE_REGISTRATION_POW', default: '0', doc: 'proof of work to register: leading zero bits of SHA-256 a client must find (1..32; each bit doubles the work, 20 is about a million hashes), 0 for none' },
   { name: 'BLINDVOTE_TOKEN_KEY_BITS', default: '2048', doc: 'RSA modulus size of each poll token key (2048..8192, multiple of 8)' },
-  { name: 'BLINDVOTE_SIGNING_THREADS', default: '0', doc: 'threads that blind-sign tokens off the event loop (1..256), 0 for one per core' },
+  { name: 'BLINDVOTE_SIGNING_THREADS', default: '0', doc: 'most threads that blind-sign tokens off the event loop, started as needed (1..256), 0 for one per core' },
   { name: 'BLINDVOTE_RATE_LIMITS', default: 'true', doc: 'per-IP and per-account rate limits on the issuer (true|false; false only for load tests)' },
   { name: 'BLINDVOTE_TRUST_PROXY', default: 'false', doc: 'trust X-Forwarded-For from a reverse proxy for rate limiting (true|false)' },
   { name: 'BLINDVOTE_LOG_LEVEL', default: 'info', doc: 'fatal|error|warn|info|debug|trace|silent' },

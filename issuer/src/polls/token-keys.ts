@@ -12,6 +12,8 @@ export class TokenKeys {
   readonly #store: IssuerStore;
   readonly #pool: SigningPool;
   readonly #keys = new Map<string, Promise<KeyObject>>();
+  /** Polls closed in this process: their keys are never kept again. */
+  readonly #forgotten = new Set<string>();
 
   constructor(store: IssuerStore, pool: SigningPool) {
     this.#store = store;
@@ -23,7 +25,12 @@ export class TokenKeys {
    * modulus-length bytes below n (nothing was signed), SigningFailureError on an RSAVP1 fault.
    */
   async sign(pollId: string, blindedMsg: Uint8Array): Promise<Uint8Array> {
-    return this.#pool.sign(pollId, await this.get(pollId), blindedMsg);
+    try {
+      return await this.#pool.sign(pollId, await this.get(pollId), blindedMsg);
+    } finally {
+      // Closed while this call signed (its issuance is refused): drop what it cached again.
+      if (this.#forgotten.has(pollId)) this.forget(pollId);
+    }
   }
 
   /** The poll's private token key; rejects when the poll has none (publishing never began). */
@@ -37,8 +44,9 @@ export class TokenKeys {
     return key;
   }
 
-  /** Drops a closed poll's key from memory. */
+  /** Drops a closed poll's key from memory, here and on the signing threads. */
   forget(pollId: string): void {
+    this.#forgotten.add(pollId);
     this.#keys.delete(pollId);
     this.#pool.forget(pollId);
   }
