@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { sha256 } from '#platform';
+import * as browserPlatform from './platform/browser.ts';
 import { FormatError, concatBytes, fromHex, fromUtf8, toBase64, toHex, utf8 } from './bytes.ts';
 import {
   MAX_NOTE_SIGNATURES,
@@ -524,7 +525,11 @@ function craft(a: bigint, r: bigint, message: Uint8Array, rTorsion = Point.ZERO,
   return { publicKey, signature: concatBytes(R, le32((r + k * a) % ORDER_L)) };
 }
 
-/** Our verdict: the key must be accepted as a verifier key, then the signature must verify. */
+/**
+ * Our verdict: the key must be accepted as a verifier key, then the signature must verify. The
+ * browser platform's verifier (noble, cofactored, with its own strictness checks) MUST agree with
+ * the one VerifierKey uses here (OpenSSL's, with the checks node.ts adds), on every crafted case.
+ */
 function ours(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   let key: VerifierKey;
   try {
@@ -533,7 +538,9 @@ function ours(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array)
     assert.ok(e instanceof FormatError);
     return false;
   }
-  return key.verify(message, signature);
+  const verdict = key.verify(message, signature);
+  assert.equal(browserPlatform.ed25519Verifier(publicKey).verify(message, signature), verdict, `browser and node platforms differ: ${toHex(publicKey)} ${toHex(signature)}`);
+  return verdict;
 }
 
 test('Ed25519 agrees with node:crypto (OpenSSL, cofactorless) on honest, tampered and adversarial signatures', () => {
