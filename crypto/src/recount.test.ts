@@ -148,6 +148,15 @@ test('settle rejects with what onProblem threw; off-thread verification gives th
   });
   failing.add(1, ballot(forged(TOKENS[2]!), ['bikes']));
   await assert.rejects(failing.settle(), /reporting failed/);
+  // The same for a ballot that breaks the poll's rules: add() does not throw, settle() does.
+  const invalid = new Recount(POLL, offThread, {
+    onProblem: () => {
+      throw new Error('reporting failed');
+    },
+  });
+  invalid.add(1, ballot(TOKENS[3]!, ['zoo']));
+  await assert.rejects(invalid.settle(), /reporting failed/);
+  await assert.rejects(invalid.settle(-1), RangeError);
 });
 
 test('entries after the close count for nothing, yet their problems are reported', async () => {

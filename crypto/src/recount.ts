@@ -127,7 +127,11 @@ export class Recount {
       this.poll.checkBallot(ballot, `entry ${index}`);
     } catch (err) {
       invalid = true;
-      this.#onProblem({ index, problem: 'invalid-ballot', token_id: id, error: errorMessage(err) });
+      try {
+        this.#onProblem({ index, problem: 'invalid-ballot', token_id: id, error: errorMessage(err) });
+      } catch (error) {
+        this.#failure ??= { error }; // as for token problems: settle() rejects with it
+      }
     }
     this.#unsettled++;
     const decide = (tokenError: string | null) => {
@@ -168,11 +172,12 @@ export class Recount {
   }
 
   /**
-   * Resolves when at most `atMost` signature checks started so far are undecided (default 0:
-   * every one decided). Rejects only if `onProblem` threw. A bound lets a caller with many
-   * entries keep adding while checks run, with a bounded number in flight.
+   * Resolves when at most `atMost` signature checks are undecided (default 0: every one decided),
+   * counting those added while it waits. Rejects only if `onProblem` threw. A bound lets a caller
+   * with many entries keep adding while checks run, with a bounded number in flight.
    */
   async settle(atMost = 0): Promise<void> {
+    if (!Number.isSafeInteger(atMost) || atMost < 0) throw new RangeError(`settle: atMost must be a non-negative integer, got ${atMost}`);
     if (this.#unsettled > atMost) await new Promise<void>((wake) => this.#waiters.push({ atMost, wake }));
     if (this.#failure !== null) throw this.#failure.error;
   }

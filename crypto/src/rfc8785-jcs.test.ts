@@ -200,10 +200,18 @@ test(`nesting: ${MAX_DEPTH} levels accepted, ${MAX_DEPTH + 1} rejected by both p
   assert.throws(() => canonicalJson(deep), /nesting deeper than 32/);
 });
 
-test('the depth limit is enforced before JSON.parse: a 10^6-deep document fails fast, no stack overflow', () => {
-  const hostile = '['.repeat(1_000_000);
-  assert.throws(() => parseJsonStrict(hostile, 'x'), (err: unknown) => err instanceof FormatError && /nesting deeper/.test(err.message));
-  assert.throws(() => parseCanonicalJson(bytes(hostile), 'x'), FormatError);
+test('the depth limit: unterminated and well-formed 10^6-deep documents and a valid 33-deep one are FormatErrors, no stack overflow', () => {
+  const unterminated = '['.repeat(1_000_000);
+  assert.throws(() => parseJsonStrict(unterminated, 'x'), (err: unknown) => err instanceof FormatError && /nesting deeper/.test(err.message));
+  assert.throws(() => parseCanonicalJson(bytes(unterminated), 'x'), FormatError);
+  // Well-formed (so the canonical fast path's JSON.parse accepts it): the depth check still refuses.
+  for (const depth of [MAX_DEPTH + 1, 1_000_000]) {
+    const nested = '['.repeat(depth) + ']'.repeat(depth);
+    assert.throws(() => parseJsonStrict(nested, 'x'), /nesting deeper/);
+    assert.throws(() => parseCanonicalJson(bytes(nested), 'x'), /nesting deeper/);
+  }
+  const deepest = '['.repeat(MAX_DEPTH) + ']'.repeat(MAX_DEPTH);
+  assert.deepEqual(parseCanonicalJson(bytes(deepest), 'x'), JSON.parse(deepest));
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -383,7 +383,6 @@ export class TokenClient {
 // ---------------------------------------------------------------------------------------------
 // Verifier (ballot box, tallier, verifier CLI)
 
-/** Verifies tokens under one poll key; the key is parsed and imported once. */
 export interface TokenVerifierOptions {
   /**
    * Verify on the platform's thread pool (Node: libuv's, UV_THREADPOOL_SIZE threads) rather than
@@ -393,6 +392,7 @@ export interface TokenVerifierOptions {
   readonly offThread?: boolean;
 }
 
+/** Verifies tokens under one poll key; the key is parsed and imported once. */
 export class TokenVerifier {
   readonly modulusLength: number;
   readonly #key: RsaPssPublicKey;
