@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { LiveStore } from './ports.ts';
 import { newnessKey, supersedes } from './ports.ts';
 import type { ResultsSnapshot } from './snapshot.ts';
+import { until } from './testing/until.ts';
 
 export interface SharedLiveStore {
   /** The handle that publishes. */
@@ -76,13 +77,7 @@ export function liveStoreContract(name: string, options: LiveContractOptions): v
   let polls = 0;
   const pollId = (what: string) => `live-${what}-${++polls}`;
 
-  const until = async (what: string, ok: () => boolean): Promise<void> => {
-    const deadline = Date.now() + deliveryMs;
-    while (!ok()) {
-      if (Date.now() > deadline) throw new Error(`${name}: timed out after ${deliveryMs} ms waiting for ${what}`);
-      await sleep(5);
-    }
-  };
+  const delivered = (what: string, ok: () => boolean) => until(`${name}: ${what}`, ok, deliveryMs);
 
   const withStore = async (body: (store: SharedLiveStore) => Promise<void>) => {
     const store = await options.open();
@@ -168,18 +163,18 @@ export function liveStoreContract(name: string, options: LiveContractOptions): v
       assert.deepEqual(await reader.snapshot(id), snapshotAt(id, 1));
 
       await writer.publish(snapshotAt(id, 2));
-      await until('the first update', () => got.length === 1);
+      await delivered('the first update', () => got.length === 1);
       assert.deepEqual(got, [snapshotAt(id, 2)]);
       await writer.publish(snapshotAt(id, 1)); // older: not current, not delivered
       await writer.publish(snapshotAt(id, 2, 'open', 9)); // equal: not current, not delivered
       await writer.publish(snapshotAt(id, 2, 'closed'));
-      await until('the closed state', () => got.length === 2);
+      await delivered('the closed state', () => got.length === 2);
       assert.deepEqual(got.at(-1), snapshotAt(id, 2, 'closed'));
 
       // A burst: intermediate ones may be skipped, the last never; always in supersedes order.
       for (let size = 3; size <= 200; size++) void writer.publish(snapshotAt(id, size, size === 200 ? 'tallied' : 'closed'));
       await writer.publish(snapshotAt(id, 200, 'tallied'));
-      await until('the last of the burst', () => got.at(-1)?.tree_size === 200);
+      await delivered('the last of the burst', () => got.at(-1)?.tree_size === 200);
       for (let i = 1; i < got.length; i++) assert.ok(supersedes(got[i]!, got[i - 1]!), `delivery ${i} does not supersede the one before`);
       assert.deepEqual(got.at(-1), snapshotAt(id, 200, 'tallied'));
 
@@ -211,7 +206,7 @@ export function liveStoreContract(name: string, options: LiveContractOptions): v
       await reader.snapshot(b);
       await writer.publish(snapshotAt(a, 5));
       await writer.publish(snapshotAt(b, 8));
-      await until('both polls', () => gotA.length === 1 && gotA2.length === 1 && gotB.length === 1);
+      await delivered('both polls', () => gotA.length === 1 && gotA2.length === 1 && gotB.length === 1);
       assert.deepEqual([gotA, gotA2, gotB], [[5], [5], [8]]);
       for (const off of offs) off();
     });

@@ -7,7 +7,6 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
 import { Tallier, tallierRoutes } from '@blindvote/tallier';
@@ -17,6 +16,7 @@ import { liveStoreContract, snapshotAt } from '../../../tallier/src/live-contrac
 import { ballots, close, election } from '../../../tallier/src/testing/election.ts';
 import { MemoryBoard } from '../../../tallier/src/testing/memory-board.ts';
 import { eventReader } from '../../../tallier/src/testing/sse.ts';
+import { until } from '../../../tallier/src/testing/until.ts';
 import { RedisLiveStore } from './live-redis.ts';
 import { testRedis, throwawayRedis, uniquePrefix } from '../testing/redis.ts';
 
@@ -66,15 +66,6 @@ test('redis: keys expire unless published again; a foreign value under the prefi
   await redis.del(`${prefix}live:poll:p`, `${prefix}live:poll:q`);
   assert.throws(() => new RedisLiveStore({ redis, ttlSeconds: 0 }), /ttlSeconds: expected at least 1 second/);
 });
-
-/** SSE events of a fetch body, parsed as they arrive. */
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 test('redis: a counting tallier in one process, SSE in another; FLUSHALL is refilled by the republish, a killed Redis is survived', async (t) => {
   const server = await throwawayRedis();

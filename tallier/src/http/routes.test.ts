@@ -17,6 +17,7 @@ import type { ResultsSnapshot } from '../snapshot.ts';
 import { ballots, close, election } from '../testing/election.ts';
 import { MemoryBoard } from '../testing/memory-board.ts';
 import { eventReader } from '../testing/sse.ts';
+import { until } from '../testing/until.ts';
 import { SSE_RETRY_MS, tallierRoutes } from './routes.ts';
 
 const E = await election('http-poll');
@@ -43,14 +44,6 @@ async function service(options: { listen?: boolean } = {}): Promise<{ app: Fasti
   await tallier.start();
   await tallier.idle();
   return { ...(await serve(live, options)), tallier, live, board };
-}
-
-async function until(what: string, ok: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 test('GET /v1/results/:pollId: the snapshot, the final tally with its checkpoint; 404 and 400 say what to fix', async () => {
