@@ -19,6 +19,7 @@ export async function parallelRate(job: ParallelJob, threads: number): Promise<n
       const worker = new Worker(new URL('./parallel-thread.ts', import.meta.url), { workerData: job });
       worker.once('message', resolve);
       worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`bench: a ${job.op} thread exited (${code}) before it reported its rate`)));
     })),
   );
   return rates.reduce((a, b) => a + b, 0);
