@@ -99,7 +99,7 @@ export const VARIABLES: readonly Variable[] = [
   { name: 'BLINDVOTE_KAFKA_BROKERS', doc: 'distributed, all but board-reader and gateway: Kafka bootstrap servers, comma-separated host:port' },
   { name: 'BLINDVOTE_KAFKA_TOPIC_PREFIX', default: 'blindvote.', doc: 'distributed: prefix of the Kafka topics and consumer groups (one per deployment)' },
   { name: 'BLINDVOTE_KAFKA_PARTITIONS', default: '16', doc: 'distributed: partitions of the topics when the sequencer creates them (polls spread over them)' },
-  { name: 'BLINDVOTE_KAFKA_REPLICATION', default: '3', doc: 'distributed, sequencer: replication factor of the topics when the sequencer creates them; above 1, acks=all waits for 2 in-sync copies (1 only for a single-broker test cluster: an acknowledged ballot then survives the broker process, not its host)' },
+  { name: 'BLINDVOTE_KAFKA_REPLICATION', default: '3', doc: 'distributed, sequencer: replication factor of the topics when the sequencer creates them; above 1, acks=all waits for 2 in-sync copies (so with 2, one broker down stops ballot intake: run 3; 1 only for a single-broker test cluster: an acknowledged ballot then survives the broker process, not its host)' },
   { name: 'BLINDVOTE_REDIS_URL', doc: 'distributed, all but board-reader and gateway: Redis URL (rate limits, live results, replies)' },
   { name: 'BLINDVOTE_REDIS_PREFIX', default: 'blindvote:', doc: 'distributed: prefix of every Redis key and channel (one per deployment)' },
   { name: 'BLINDVOTE_BOARD_SIGNER_KEY', doc: 'distributed, bulletin-board and sequencer: the board checkpoint signer key (C2SP, secret; blindvote keys makes one)' },
