@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
+import { Acceptance, NoteSigner, formatTime, fromBase64, generateSignerKey } from '@blindvote/crypto';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 
@@ -180,15 +181,20 @@ test('web client: admin, two voters (one meets a 202 acceptance, one a dropped c
 
     await page.getByLabel(votes[i] === 'pears' ? 'Pears' : 'Apples').check();
     let firstReply: { leaf_index: number; leaf_hash: string } | null = null;
+    let acceptance = '';
     if (i === 0) {
       // A distributed ballot box whose sequencer is late answers 202 with a signed acceptance
-      // (the ballot is durable, the receipt comes later); the client resubmits the identical
-      // ballot until the board decided. Here the ballot reaches the board, the 202 replaces the
-      // receipt, and the resubmission MUST get the original receipt.
+      // (the ballot is durable, the receipt comes later); the client checks and keeps it and
+      // resubmits the identical ballot until the board decided. Here the ballot reaches the
+      // board, the 202 replaces the receipt, and the resubmission MUST get the original receipt.
+      const signer = new NoteSigner(generateSignerKey('ballot-box.test').signerKey);
+      await page.route('**/v1/ballots/acceptance-key', (route) => route.fulfill({ contentType: 'text/plain', body: `${signer.verifierKey}\n` }));
       await page.route('**/v1/ballots', async (route) => {
         const response = await route.fetch();
         firstReply = await response.json();
-        await route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ acceptance: 'test acceptance (not checked by the client)', max_merge_delay: 5 }) });
+        const leaf = fromBase64(firstReply!.leaf_hash, 'leaf_hash', 32);
+        acceptance = new Acceptance({ poll_id: pollId, leaf_hash: leaf, accepted_at: formatTime(new Date()), max_merge_delay: 5 }).sign(signer);
+        await route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ acceptance, max_merge_delay: 5 }) });
       }, { times: 1 });
     }
     if (i === 1) {
@@ -225,6 +231,10 @@ test('web client: admin, two voters (one meets a 202 acceptance, one a dropped c
     const kept = JSON.parse((await page.evaluate(() => localStorage.getItem('bv:receipts')))!);
     assert.equal(kept.length, 1);
     assert.equal(kept[0].receipt.leaf_index, leafIndex);
+    if (i === 0) {
+      await page.getByTestId('acceptance').getByText(/^The ballot box first answered with a signed acceptance, kept with your receipt: signed by the ballot box/).waitFor();
+      assert.deepEqual([kept[0].acceptance.ok, kept[0].acceptance.note], [true, acceptance], 'the checked acceptance is kept beside the receipt');
+    } else assert.equal(kept[0].acceptance, undefined);
     const download = page.waitForEvent('download');
     await page.getByRole('link', { name: 'Download receipt (JSON)' }).click();
     assert.equal(JSON.parse(readFileSync(await (await download).path(), 'utf8')).leaf_index, leafIndex);

@@ -23,6 +23,17 @@ export interface VoteProgress {
   readonly blind_sig?: string;
   /** The ballot entry JSON exactly as first sent: retries MUST send these bytes again. */
   readonly ballot?: unknown;
+  /** The signed acceptance of a ballot box that answered 202, until the receipt is kept beside it. */
+  readonly acceptance?: string;
+}
+
+/** A ballot box's signed acceptance (a 202) and what checking it found (vote.ts `checkAcceptance`). */
+export interface AcceptanceCheck {
+  /** The signed note, as received. */
+  readonly note: string;
+  readonly ok: boolean;
+  /** What was found, in words. */
+  readonly detail: string;
 }
 
 export interface StoredReceipt {
@@ -31,6 +42,8 @@ export interface StoredReceipt {
   readonly board_key: string;
   readonly title: string;
   readonly saved_at: string;
+  /** The ballot box's signed acceptance, when it first answered 202, and what checking it found. */
+  readonly acceptance?: AcceptanceCheck;
   /** The newest checkpoint size it was found consistent with. */
   readonly checked_size?: number;
   readonly checked_at?: string;

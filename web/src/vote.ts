@@ -4,13 +4,13 @@
  * receipt (verify, keep), and later re-checks against the board's newest checkpoint.
  */
 import {
-  Ballot, BlindingState, Poll, Receipt, TokenClient, decodeBundle, equalBytes, fromBase64, openCheckpoint, receiptValid, toBase64,
+  Acceptance, Ballot, BlindingState, Poll, Receipt, TokenClient, decodeBundle, equalBytes, fromBase64, leafHash, openCheckpoint, receiptValid, toBase64,
   verifyConsistency, verifyReceipt,
 } from '@blindvote/crypto';
 import type { ReceiptCheck, ReceiptJSON, Token } from '@blindvote/crypto';
 import { ApiError, BALLOT_BOX_URL, call, read } from './api.ts';
 import { forgetVoteProgress, saveReceipt, setVoteProgress, voteProgress } from './store.ts';
-import type { StoredReceipt } from './store.ts';
+import type { AcceptanceCheck, StoredReceipt } from './store.ts';
 
 /**
  * The voter's token for `poll`. The blinding state is persisted BEFORE the blinded message is
@@ -39,6 +39,8 @@ export interface CastResult {
   readonly receipt: Receipt;
   readonly checks: ReceiptCheck[];
   readonly valid: boolean;
+  /** The ballot box's signed acceptance, when it first answered 202, and what checking it found. */
+  readonly acceptance?: AcceptanceCheck;
 }
 
 /** A short random wait before casting, so the ballot's arrival is not timed to the token request. */
@@ -73,15 +75,50 @@ export async function castBallot(account: string, poll: Poll, token: Token, choi
     throw new ApiError(0, 'NETWORK', 'The connection dropped while your ballot was being sent. It may have been recorded: press "Retry" — the same ballot is sent again and you get its receipt either way.');
   }
   let answer = await read<ReceiptJSON | Accepted>(response);
-  if (response.status === 202) answer = await awaitDecision(answer as Accepted, ballotJson);
+  let acceptanceCheck: AcceptanceCheck | undefined;
+  if (response.status === 202) {
+    const accepted = answer as Accepted;
+    // Kept before waiting: after a reload or a retry it still goes beside the receipt.
+    const now = voteProgress(account, poll.poll_id);
+    if (now !== null) setVoteProgress(account, poll.poll_id, { ...now, acceptance: accepted.acceptance });
+    acceptanceCheck = await checkAcceptance(accepted.acceptance, poll, ballotJson);
+    answer = await awaitDecision(accepted, ballotJson);
+  } else if (progress?.acceptance !== undefined) {
+    acceptanceCheck = await checkAcceptance(progress.acceptance, poll, ballotJson);
+  }
   const receipt = Receipt.fromJSON(answer as ReceiptJSON);
   const checks = await verifyReceipt(receipt, poll);
   const valid = receiptValid(checks);
   if (valid) {
-    saveReceipt({ receipt: receipt.toJSON(), board_key: poll.board_key, title: poll.title, saved_at: new Date().toISOString() });
+    saveReceipt({
+      receipt: receipt.toJSON(), board_key: poll.board_key, title: poll.title, saved_at: new Date().toISOString(),
+      ...(acceptanceCheck !== undefined ? { acceptance: acceptanceCheck } : {}),
+    });
     forgetVoteProgress(account, poll.poll_id);
   }
-  return { receipt, checks, valid };
+  return { receipt, checks, valid, ...(acceptanceCheck !== undefined ? { acceptance: acceptanceCheck } : {}) };
+}
+
+/**
+ * The ballot box's signed acceptance (crypto's Acceptance, a C2SP note), checked: signed under the
+ * key the ballot box serves (`/v1/ballots/acceptance-key`; evidence only as far as that key was
+ * published beforehand, SECURITY.md), and naming this poll and exactly this ballot (the RFC 9162
+ * leaf hash of its entry). Kept either way: a good one shows when the board had to show the
+ * ballot; a bad one is evidence against the ballot box.
+ */
+export async function checkAcceptance(note: string, poll: Poll, ballotJson: unknown): Promise<AcceptanceCheck> {
+  try {
+    const keyResponse = await fetch(`${BALLOT_BOX_URL}/v1/ballots/acceptance-key`, { credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' });
+    if (!keyResponse.ok) return { note, ok: false, detail: `the ballot box did not give the key to check it with (HTTP ${keyResponse.status})` };
+    const key = (await keyResponse.text()).trim();
+    const accepted = Acceptance.open(note, key);
+    if (accepted.poll_id !== poll.poll_id) return { note, ok: false, detail: `it names poll "${accepted.poll_id}", not this one` };
+    if (!equalBytes(accepted.leaf_hash, leafHash(Ballot.fromJSON(ballotJson).serialize()))) return { note, ok: false, detail: 'it names another ballot (its leaf hash is not your ballot\'s)' };
+    const due = new Date(Date.parse(accepted.accepted_at) + accepted.max_merge_delay * 1000);
+    return { note, ok: true, detail: `signed by the ballot box (${key.split('+')[0]}) at ${accepted.accepted_at}: your ballot had to be on the board by ${due.toISOString().slice(0, 19)}Z` };
+  } catch (err) {
+    return { note, ok: false, detail: `it does not verify: ${err instanceof Error ? err.message : String(err)}` };
+  }
 }
 
 /** A 202 from a distributed ballot box: durable, on the board within `max_merge_delay` seconds. */

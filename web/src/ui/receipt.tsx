@@ -1,5 +1,6 @@
 /** A receipt: what the checks found, said plainly, and a JSON download. */
 import type { ReceiptCheck, ReceiptJSON } from '@blindvote/crypto';
+import type { AcceptanceCheck } from '../store.ts';
 
 const CHECK_LABEL: Record<string, string> = {
   'board-key': 'Board key is well-formed',
@@ -17,8 +18,8 @@ export function downloadName(r: ReceiptJSON): string {
   return `blindvote-receipt-${r.poll_id}-${r.leaf_index}.json`;
 }
 
-export function ReceiptView(props: { receipt: ReceiptJSON; checks: readonly ReceiptCheck[]; valid: boolean }) {
-  const { receipt, checks, valid } = props;
+export function ReceiptView(props: { receipt: ReceiptJSON; checks: readonly ReceiptCheck[]; valid: boolean; acceptance?: AcceptanceCheck | undefined }) {
+  const { receipt, checks, valid, acceptance } = props;
   const href = `data:application/json;charset=utf-8,${encodeURIComponent(JSON.stringify(receipt, null, 2))}`;
   return (
     <section class="card receipt" aria-labelledby="receipt-title">
@@ -31,6 +32,9 @@ export function ReceiptView(props: { receipt: ReceiptJSON; checks: readonly Rece
           <li key={c.check} class={c.ok ? 'ok' : 'bad'}><span aria-hidden="true">{c.ok ? '✓' : '✗'}</span> {CHECK_LABEL[c.check] ?? c.check}<span class="sr-only">: {c.ok ? 'passed' : 'failed'}</span>{c.ok ? null : <span class="detail"> — {c.detail}</span>}</li>
         ))}
       </ul>
+      {acceptance !== undefined && (acceptance.ok
+        ? <p data-testid="acceptance">The ballot box first answered with a signed acceptance, kept with your receipt: {acceptance.detail}.</p>
+        : <p class="error" role="alert" data-testid="acceptance">The ballot box's signed acceptance did not check out: {acceptance.detail}. It is kept with your receipt as evidence; report it to the poll's organiser.</p>)}
       <dl class="facts">
         <dt>Entry</dt><dd data-testid="leaf-index">{receipt.leaf_index}</dd>
         <dt>Leaf hash</dt><dd class="mono" data-testid="leaf-hash">{receipt.leaf_hash}</dd>

@@ -32,6 +32,7 @@ export function ReceiptsPage() {
             <li class="card" key={key}>
               <h2>{s.title}</h2>
               <p>Entry {s.receipt.leaf_index} · choice {s.receipt.ballot.choice.join(', ')} · {s.checked_size !== undefined ? `last found consistent with ${s.checked_size} entries` : 'verified when cast'}</p>
+              {s.acceptance !== undefined && <p class={s.acceptance.ok ? undefined : 'error'}>The ballot box's signed acceptance {s.acceptance.ok ? 'is kept too' : 'did not check out and is kept as evidence'}: {s.acceptance.detail}.</p>}
               <div class="row">
                 <button type="button" onClick={() => void recheck(key, i)}>Re-check against the newest checkpoint<span class="sr-only"> ({s.title})</span></button>
                 <a class="button secondary" href={href} download={downloadName(s.receipt)}>Download<span class="sr-only"> receipt for {s.title}</span></a>

@@ -5,6 +5,7 @@ import type { ReceiptCheck, ReceiptJSON, Token } from '@blindvote/crypto';
 import { call, errorText } from '../api.ts';
 import type { PollDetail } from '../api.ts';
 import { receipts, session, voteProgress } from '../store.ts';
+import type { AcceptanceCheck } from '../store.ts';
 import { boardManifest, castBallot, castDelayMs, obtainToken } from '../vote.ts';
 import { ErrorLine, STATE_LABEL, Status, when } from './common.tsx';
 import { ReceiptView } from './receipt.tsx';
@@ -20,7 +21,7 @@ export function VotePage(props: { pollId: string }) {
   const [phase, setPhase] = useState<Phase>('idle');
   const [error, setError] = useState<string | null>(null);
   const [canRetry, setCanRetry] = useState(false);
-  const [result, setResult] = useState<{ receipt: ReceiptJSON; checks: ReceiptCheck[]; valid: boolean } | null>(null);
+  const [result, setResult] = useState<{ receipt: ReceiptJSON; checks: ReceiptCheck[]; valid: boolean; acceptance?: AcceptanceCheck | undefined } | null>(null);
 
   useEffect(() => {
     call<PollDetail>('GET', `/v1/polls/${props.pollId}`).then(async (d) => {
@@ -60,7 +61,7 @@ export function VotePage(props: { pollId: string }) {
       const delay = castDelayMs();
       setTimeout(() => setPhase((p) => (p === 'waiting' ? 'sending' : p)), delay);
       const r = await castBallot(me.account, poll, t, choice, delay);
-      setResult({ receipt: r.receipt.toJSON(), checks: r.checks, valid: r.valid });
+      setResult({ receipt: r.receipt.toJSON(), checks: r.checks, valid: r.valid, acceptance: r.acceptance });
     } catch (err) {
       setError(errorText(err));
       setCanRetry(true);
