@@ -348,3 +348,26 @@ describe('the sink pushes back or fails', () => {
     });
   });
 });
+
+describe('another origin (CORS)', () => {
+  test('a preflight allows a JSON POST from any origin without credentials; every answer is readable cross-origin', async () => {
+    const pre = await f.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/ballots',
+      headers: { origin: 'https://vote.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    assert.equal(pre.statusCode, 204, pre.body);
+    assert.equal(pre.headers['access-control-allow-origin'], '*');
+    assert.equal(pre.headers['access-control-allow-methods'], 'POST');
+    assert.equal(pre.headers['access-control-allow-headers'], 'content-type');
+    assert.equal(pre.headers['access-control-allow-credentials'], undefined, 'never with credentials');
+    const accepted = await f.post(f.alpha.ballot(['a']).toJSON(), { origin: 'https://vote.example' });
+    assert.equal(accepted.statusCode, 201, accepted.body);
+    const refusedOne = await f.post({ not: 'a ballot' }, { origin: 'https://vote.example' });
+    assert.equal(refusedOne.statusCode, 400, refusedOne.body);
+    for (const res of [accepted, refusedOne]) {
+      assert.equal(res.headers['access-control-allow-origin'], '*');
+      assert.equal(res.headers['access-control-allow-credentials'], undefined);
+    }
+  });
+});

@@ -94,7 +94,18 @@ export async function ballotBox(fastify: FastifyInstance, options: BallotBoxOpti
     reply.removeHeader('set-cookie');
     reply.removeHeader('location');
     reply.header('cache-control', 'no-store');
+    // A web client on another origin (web/README: VITE_BALLOT_BOX_URL) reads every answer. Any
+    // origin, never with credentials (no Allow-Credentials): a ballot carries no cookie.
+    reply.header('access-control-allow-origin', '*');
   });
+  // Its CORS preflight: a JSON POST with no request header but Content-Type.
+  app.options(BALLOTS_ROUTE, { schema: { hide: true } }, async (_request, reply) =>
+    reply
+      .code(204)
+      .header('access-control-allow-methods', 'POST')
+      .header('access-control-allow-headers', 'content-type')
+      .header('access-control-max-age', '600')
+      .send());
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const error = publicError(err, request, maxBodyBytes);

@@ -135,7 +135,7 @@ async function build(config: Config, res: Resources): Promise<TargetService> {
       acceptance: { signer, maxMergeDelaySeconds: d.maxMergeDelaySeconds },
     });
     const acceptanceKey = signer.verifierKey;
-    app.get('/v1/ballots/acceptance-key', { schema: { hide: true } }, async (_request, reply) => reply.type('text/plain; charset=utf-8').send(`${acceptanceKey}\n`));
+    app.get('/v1/ballots/acceptance-key', { schema: { hide: true } }, async (_request, reply) => reply.type('text/plain; charset=utf-8').header('access-control-allow-origin', '*').send(`${acceptanceKey}\n`));
   }
 
   if (runs('board-reader')) {
