@@ -99,7 +99,7 @@ export async function ballotBox(fastify: FastifyInstance, options: BallotBoxOpti
     reply.header('access-control-allow-origin', '*');
   });
   // Its CORS preflight: a JSON POST with no request header but Content-Type.
-  app.options(BALLOTS_ROUTE, { schema: { hide: true } }, async (_request, reply) =>
+  app.options(BALLOTS_ROUTE, { schema: { hide: true }, logSerializers }, async (_request, reply) =>
     reply
       .code(204)
       .header('access-control-allow-methods', 'POST')

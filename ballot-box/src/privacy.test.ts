@@ -77,10 +77,18 @@ test('no log line holds the address, cookies, credentials, forwarded address or 
     statuses.push((await app.post(body, IDENTIFYING, { remoteAddress: IP })).statusCode);
   }
   assert.deepEqual(statuses, [201, 200, 409, 422, 403, 400, 500]);
+  // A browser on another origin sends a CORS preflight first: the same rules hold for it.
+  const preflight = await f.app.inject({
+    method: 'OPTIONS',
+    url: '/v1/ballots',
+    headers: { ...IDENTIFYING, origin: 'https://vote.example', 'access-control-request-method': 'POST' },
+    remoteAddress: IP,
+  });
+  assert.equal(preflight.statusCode, 204, preflight.body);
 
   // The capture works: every request was logged, the failure at error level.
   const incoming = lines.filter((l) => l.includes('"incoming request"')).map((l) => JSON.parse(l).req);
-  assert.deepEqual(incoming, statuses.map(() => ({ method: 'POST', url: '/v1/ballots' })));
+  assert.deepEqual(incoming, [...statuses.map(() => ({ method: 'POST', url: '/v1/ballots' })), { method: 'OPTIONS', url: '/v1/ballots' }]);
   assert.ok(lines.some((l) => JSON.parse(l).level === 50 && l.includes('board unreachable')));
   for (const line of lines) {
     for (const secret of [...SECRETS, toBase64(token.nonce), toBase64(token.sig).slice(0, 40)]) {
@@ -96,6 +104,10 @@ test('reads no request header but Content-Type and Content-Length', async () => 
   assert.ok(headersRead.has('content-type'), 'the probe sees header reads');
   const others = [...headersRead].filter((h) => !['content-type', 'content-length', 'transfer-encoding'].includes(h));
   assert.deepEqual(others, []);
+  headersRead.clear();
+  const preflight = await f.app.inject({ method: 'OPTIONS', url: '/v1/ballots', headers: { ...IDENTIFYING, origin: 'https://vote.example' }, remoteAddress: IP });
+  assert.equal(preflight.statusCode, 204);
+  assert.deepEqual([...headersRead].filter((h) => !['content-type', 'content-length', 'transfer-encoding'].includes(h)), [], 'the preflight reads no header either');
 });
 
 test('no reply sets a cookie, even when the root app does', async () => {

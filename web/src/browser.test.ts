@@ -182,12 +182,12 @@ test('web client: admin, two voters (one meets a 202 acceptance, one a dropped c
     await page.getByLabel(votes[i] === 'pears' ? 'Pears' : 'Apples').check();
     let firstReply: { leaf_index: number; leaf_hash: string } | null = null;
     let acceptance = '';
+    const signer = new NoteSigner(generateSignerKey('ballot-box.test').signerKey);
     if (i === 0) {
       // A distributed ballot box whose sequencer is late answers 202 with a signed acceptance
       // (the ballot is durable, the receipt comes later); the client checks and keeps it and
       // resubmits the identical ballot until the board decided. Here the ballot reaches the
       // board, the 202 replaces the receipt, and the resubmission MUST get the original receipt.
-      const signer = new NoteSigner(generateSignerKey('ballot-box.test').signerKey);
       await page.route('**/v1/ballots/acceptance-key', (route) => route.fulfill({ contentType: 'text/plain', body: `${signer.verifierKey}\n` }));
       await page.route('**/v1/ballots', async (route) => {
         const response = await route.fetch();
@@ -232,8 +232,8 @@ test('web client: admin, two voters (one meets a 202 acceptance, one a dropped c
     assert.equal(kept.length, 1);
     assert.equal(kept[0].receipt.leaf_index, leafIndex);
     if (i === 0) {
-      await page.getByTestId('acceptance').getByText(/^The ballot box first answered with a signed acceptance, kept with your receipt: signed by the ballot box/).waitFor();
-      assert.deepEqual([kept[0].acceptance.ok, kept[0].acceptance.note], [true, acceptance], 'the checked acceptance is kept beside the receipt');
+      await page.getByTestId('acceptance').getByText(/^The ballot box first answered with a signed acceptance, kept with your receipt: signed at .+ under the key this ballot box serves/).waitFor();
+      assert.deepEqual([kept[0].acceptance.ok, kept[0].acceptance.note, kept[0].acceptance.key], [true, acceptance, signer.verifierKey], 'the checked acceptance is kept beside the receipt, with the key it was checked under');
     } else assert.equal(kept[0].acceptance, undefined);
     const download = page.waitForEvent('download');
     await page.getByRole('link', { name: 'Download receipt (JSON)' }).click();

@@ -31,6 +31,8 @@ export interface VoteProgress {
 export interface AcceptanceCheck {
   /** The signed note, as received. */
   readonly note: string;
+  /** The C2SP verifier key it was checked under, as the ballot box served it (absent if none came). */
+  readonly key?: string;
   readonly ok: boolean;
   /** What was found, in words. */
   readonly detail: string;

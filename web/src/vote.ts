@@ -79,10 +79,12 @@ export async function castBallot(account: string, poll: Poll, token: Token, choi
   if (response.status === 202) {
     const accepted = answer as Accepted;
     // Kept before waiting: after a reload or a retry it still goes beside the receipt.
+    // The first acceptance is the one whose deadline counts: a later 202 does not replace it.
     const now = voteProgress(account, poll.poll_id);
-    if (now !== null) setVoteProgress(account, poll.poll_id, { ...now, acceptance: accepted.acceptance });
-    acceptanceCheck = await checkAcceptance(accepted.acceptance, poll, ballotJson);
-    answer = await awaitDecision(accepted, ballotJson);
+    const first = now?.acceptance ?? accepted.acceptance;
+    if (now !== null && now.acceptance === undefined) setVoteProgress(account, poll.poll_id, { ...now, acceptance: first });
+    acceptanceCheck = await checkAcceptance(first, poll, ballotJson);
+    answer = await awaitDecision(accepted, ballotJson, acceptanceCheck);
   } else if (progress?.acceptance !== undefined) {
     acceptanceCheck = await checkAcceptance(progress.acceptance, poll, ballotJson);
   }
@@ -108,14 +110,16 @@ export async function castBallot(account: string, poll: Poll, token: Token, choi
  */
 export async function checkAcceptance(note: string, poll: Poll, ballotJson: unknown): Promise<AcceptanceCheck> {
   try {
-    const keyResponse = await fetch(`${BALLOT_BOX_URL}/v1/ballots/acceptance-key`, { credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' });
+    const keyResponse = await fetch(`${BALLOT_BOX_URL}/v1/ballots/acceptance-key`, {
+      credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store', signal: AbortSignal.timeout(10_000),
+    });
     if (!keyResponse.ok) return { note, ok: false, detail: `the ballot box did not give the key to check it with (HTTP ${keyResponse.status})` };
     const key = (await keyResponse.text()).trim();
     const accepted = Acceptance.open(note, key);
-    if (accepted.poll_id !== poll.poll_id) return { note, ok: false, detail: `it names poll "${accepted.poll_id}", not this one` };
-    if (!equalBytes(accepted.leaf_hash, leafHash(Ballot.fromJSON(ballotJson).serialize()))) return { note, ok: false, detail: 'it names another ballot (its leaf hash is not your ballot\'s)' };
+    if (accepted.poll_id !== poll.poll_id) return { note, key, ok: false, detail: `it names poll "${accepted.poll_id}", not this one` };
+    if (!equalBytes(accepted.leaf_hash, leafHash(Ballot.fromJSON(ballotJson).serialize()))) return { note, key, ok: false, detail: 'it names another ballot (its leaf hash is not your ballot\'s)' };
     const due = new Date(Date.parse(accepted.accepted_at) + accepted.max_merge_delay * 1000);
-    return { note, ok: true, detail: `signed by the ballot box (${key.split('+')[0]}) at ${accepted.accepted_at}: your ballot had to be on the board by ${due.toISOString().slice(0, 19)}Z` };
+    return { note, key, ok: true, detail: `signed at ${accepted.accepted_at} under the key this ballot box serves (${key.split('+')[0]}): your ballot had to be on the board by ${due.toISOString().slice(0, 19)}Z` };
   } catch (err) {
     return { note, ok: false, detail: `it does not verify: ${err instanceof Error ? err.message : String(err)}` };
   }
@@ -131,7 +135,7 @@ interface Accepted {
  * After a 202: resubmits the identical ballot once a second until the board decided (its receipt,
  * or a refusal the caller shows), within the promised merge delay.
  */
-async function awaitDecision(accepted: Accepted, ballotJson: unknown): Promise<ReceiptJSON> {
+async function awaitDecision(accepted: Accepted, ballotJson: unknown, check: AcceptanceCheck): Promise<ReceiptJSON> {
   const deadline = Date.now() + (accepted.max_merge_delay + 5) * 1000;
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -145,7 +149,10 @@ async function awaitDecision(accepted: Accepted, ballotJson: unknown): Promise<R
     if (response === null || response.status === 202) continue;
     return read<ReceiptJSON>(response);
   }
-  throw new ApiError(0, 'PENDING', 'Your ballot was accepted (the ballot box signed that it will be on the board), but the board does not show it yet. Press "Retry" later: the same ballot is sent again and you get its receipt.');
+  const said = check.ok
+    ? 'Your ballot was accepted (the ballot box signed that it will be on the board, and that acceptance is kept in this browser)'
+    : `The ballot box answered that it accepted your ballot, but its signed acceptance did not check out (${check.detail}; it is kept in this browser as evidence)`;
+  throw new ApiError(0, 'PENDING', `${said}, and the board does not show it yet. Press "Retry" later: the same ballot is sent again and you get its receipt.`);
 }
 
 export interface RecheckResult {
