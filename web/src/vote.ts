@@ -91,14 +91,12 @@ export async function castBallot(account: string, poll: Poll, token: Token, choi
   const receipt = Receipt.fromJSON(answer as ReceiptJSON);
   const checks = await verifyReceipt(receipt, poll);
   const valid = receiptValid(checks);
+  const acceptance = acceptanceCheck === undefined ? {} : { acceptance: acceptanceCheck };
   if (valid) {
-    saveReceipt({
-      receipt: receipt.toJSON(), board_key: poll.board_key, title: poll.title, saved_at: new Date().toISOString(),
-      ...(acceptanceCheck !== undefined ? { acceptance: acceptanceCheck } : {}),
-    });
+    saveReceipt({ receipt: receipt.toJSON(), board_key: poll.board_key, title: poll.title, saved_at: new Date().toISOString(), ...acceptance });
     forgetVoteProgress(account, poll.poll_id);
   }
-  return { receipt, checks, valid, ...(acceptanceCheck !== undefined ? { acceptance: acceptanceCheck } : {}) };
+  return { receipt, checks, valid, ...acceptance };
 }
 
 /**
