@@ -102,12 +102,12 @@ test('reads no request header but Content-Type and Content-Length', async () => 
   const res = await f.post(f.alpha.ballot(['b']).toJSON(), IDENTIFYING, { remoteAddress: IP });
   assert.equal(res.statusCode, 201, res.body);
   assert.ok(headersRead.has('content-type'), 'the probe sees header reads');
-  const others = [...headersRead].filter((h) => !['content-type', 'content-length', 'transfer-encoding'].includes(h));
-  assert.deepEqual(others, []);
+  const others = () => [...headersRead].filter((h) => !['content-type', 'content-length', 'transfer-encoding'].includes(h));
+  assert.deepEqual(others(), []);
   headersRead.clear();
   const preflight = await f.app.inject({ method: 'OPTIONS', url: '/v1/ballots', headers: { ...IDENTIFYING, origin: 'https://vote.example' }, remoteAddress: IP });
   assert.equal(preflight.statusCode, 204);
-  assert.deepEqual([...headersRead].filter((h) => !['content-type', 'content-length', 'transfer-encoding'].includes(h)), [], 'the preflight reads no header either');
+  assert.deepEqual(others(), [], 'the preflight reads no header either');
 });
 
 test('no reply sets a cookie, even when the root app does', async () => {

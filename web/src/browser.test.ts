@@ -157,6 +157,8 @@ test('web client: admin, two voters (one meets a 202 acceptance, one a dropped c
 
   // 2. Two voters, separate contexts: token (blinding state stored first), ballot, verified receipt.
   const votes = ['pears', 'apples'] as const;
+  // The ballot box key that signs the first voter's acceptance (see the 202 below).
+  const signer = new NoteSigner(generateSignerKey('ballot-box.test').signerKey);
   let lastVoteAt = 0;
   const voterPages: Page[] = [];
   for (const [i, username] of voters.entries()) {
@@ -182,7 +184,6 @@ test('web client: admin, two voters (one meets a 202 acceptance, one a dropped c
     await page.getByLabel(votes[i] === 'pears' ? 'Pears' : 'Apples').check();
     let firstReply: { leaf_index: number; leaf_hash: string } | null = null;
     let acceptance = '';
-    const signer = new NoteSigner(generateSignerKey('ballot-box.test').signerKey);
     if (i === 0) {
       // A distributed ballot box whose sequencer is late answers 202 with a signed acceptance
       // (the ballot is durable, the receipt comes later); the client checks and keeps it and

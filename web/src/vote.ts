@@ -4,7 +4,7 @@
  * receipt (verify, keep), and later re-checks against the board's newest checkpoint.
  */
 import {
-  Acceptance, Ballot, BlindingState, Poll, Receipt, TokenClient, decodeBundle, equalBytes, fromBase64, leafHash, openCheckpoint, receiptValid, toBase64,
+  Acceptance, Ballot, BlindingState, Poll, Receipt, TokenClient, VerifierKey, decodeBundle, equalBytes, fromBase64, leafHash, openCheckpoint, receiptValid, toBase64,
   verifyConsistency, verifyReceipt,
 } from '@blindvote/crypto';
 import type { ReceiptCheck, ReceiptJSON, Token } from '@blindvote/crypto';
@@ -113,11 +113,12 @@ export async function checkAcceptance(note: string, poll: Poll, ballotJson: unkn
     });
     if (!keyResponse.ok) return { note, ok: false, detail: `the ballot box did not give the key to check it with (HTTP ${keyResponse.status})` };
     const key = (await keyResponse.text()).trim();
-    const accepted = Acceptance.open(note, key);
+    const verifier = new VerifierKey(key);
+    const accepted = Acceptance.open(note, verifier);
     if (accepted.poll_id !== poll.poll_id) return { note, key, ok: false, detail: `it names poll "${accepted.poll_id}", not this one` };
     if (!equalBytes(accepted.leaf_hash, leafHash(Ballot.fromJSON(ballotJson).serialize()))) return { note, key, ok: false, detail: 'it names another ballot (its leaf hash is not your ballot\'s)' };
     const due = new Date(Date.parse(accepted.accepted_at) + accepted.max_merge_delay * 1000);
-    return { note, key, ok: true, detail: `signed at ${accepted.accepted_at} under the key this ballot box serves (${key.split('+')[0]}): your ballot had to be on the board by ${due.toISOString().slice(0, 19)}Z` };
+    return { note, key, ok: true, detail: `signed at ${accepted.accepted_at} under the key this ballot box serves (${verifier.name}): your ballot had to be on the board by ${due.toISOString().slice(0, 19)}Z` };
   } catch (err) {
     return { note, ok: false, detail: `it does not verify: ${err instanceof Error ? err.message : String(err)}` };
   }

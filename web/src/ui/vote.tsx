@@ -1,12 +1,12 @@
 /** The voter's page for one poll: token, choice, cast, receipt. */
 import { useEffect, useState } from 'preact/hooks';
 import { Poll } from '@blindvote/crypto';
-import type { ReceiptCheck, ReceiptJSON, Token } from '@blindvote/crypto';
+import type { ReceiptJSON, Token } from '@blindvote/crypto';
 import { call, errorText } from '../api.ts';
 import type { PollDetail } from '../api.ts';
 import { receipts, session, voteProgress } from '../store.ts';
-import type { AcceptanceCheck } from '../store.ts';
 import { boardManifest, castBallot, castDelayMs, obtainToken } from '../vote.ts';
+import type { CastResult } from '../vote.ts';
 import { ErrorLine, STATE_LABEL, Status, when } from './common.tsx';
 import { ReceiptView } from './receipt.tsx';
 
@@ -21,7 +21,7 @@ export function VotePage(props: { pollId: string }) {
   const [phase, setPhase] = useState<Phase>('idle');
   const [error, setError] = useState<string | null>(null);
   const [canRetry, setCanRetry] = useState(false);
-  const [result, setResult] = useState<{ receipt: ReceiptJSON; checks: ReceiptCheck[]; valid: boolean; acceptance?: AcceptanceCheck | undefined } | null>(null);
+  const [result, setResult] = useState<(Omit<CastResult, 'receipt'> & { receipt: ReceiptJSON }) | null>(null);
 
   useEffect(() => {
     call<PollDetail>('GET', `/v1/polls/${props.pollId}`).then(async (d) => {
@@ -61,7 +61,7 @@ export function VotePage(props: { pollId: string }) {
       const delay = castDelayMs();
       setTimeout(() => setPhase((p) => (p === 'waiting' ? 'sending' : p)), delay);
       const r = await castBallot(me.account, poll, t, choice, delay);
-      setResult({ receipt: r.receipt.toJSON(), checks: r.checks, valid: r.valid, acceptance: r.acceptance });
+      setResult({ ...r, receipt: r.receipt.toJSON() });
     } catch (err) {
       setError(errorText(err));
       setCanRetry(true);
