@@ -16,9 +16,13 @@ const message = (fill: number) => new Uint8Array(256).fill(fill); // 0x01..0x7fâ
 test('signatures from the threads equal blindSign on the calling thread, for several polls, round robin', async () => {
   const pool = new SigningPool({ threads: 2 });
   try {
+    assert.equal(pool.size, 0, 'no thread before the first signature');
+    await pool.sign('a', KEY.privateKey, message(99));
+    assert.equal(pool.size, 1, 'one call, one thread: threads start as signing needs them');
     const jobs = Array.from({ length: 12 }, (_, i) => ({ poll: i % 3 === 0 ? 'b' : 'a', key: i % 3 === 0 ? OTHER : KEY, msg: message(i + 1) }));
     const sigs = await Promise.all(jobs.map((j) => pool.sign(j.poll, j.key.privateKey, j.msg)));
     sigs.forEach((sig, i) => assert.deepEqual(sig, blindSign(jobs[i]!.key.privateKey, jobs[i]!.msg), `job ${i}`));
+    assert.equal(pool.size, 2, 'twelve calls at once: the second thread started and took its share');
   } finally {
     await pool.close();
   }

@@ -86,14 +86,21 @@ export class SigningPool {
     return thread;
   }
 
-  /** The next thread, round robin; a new one while there are fewer than the limit. */
+  /** An idle thread; else a new one while there are fewer than the limit; else the next, round robin. */
   #thread(): Thread {
+    const idle = this.#threads.find((t) => t.calls.size === 0);
+    if (idle !== undefined) return idle;
     if (this.#threads.length < this.#limit) {
       const thread = this.#spawn();
       this.#threads.push(thread);
       return thread;
     }
     return this.#threads[this.#next++ % this.#threads.length]!;
+  }
+
+  /** Threads started and alive (the tests read it). */
+  get size(): number {
+    return this.#threads.length;
   }
 
   /** RFC 9474 BlindSign of `blindedMsg` with the poll's `key`, on a thread of the pool. */
