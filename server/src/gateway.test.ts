@@ -20,6 +20,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { buildGateway } from './gateway.ts';
 import type { GatewayUpstreams } from './gateway.ts';
 import { WEB_DIST } from './web.ts';
+import { until } from '../../tallier/src/testing/until.ts';
 
 type PoolName = keyof GatewayUpstreams;
 const POOLS: PoolName[] = ['issuer', 'ballotBox', 'board', 'tallier'];
@@ -180,14 +181,6 @@ function send(base: string, method: string, path: string, options: { headers?: O
     if (options.body !== undefined && String(headers['expect'] ?? '') === '100-continue') req.on('continue', () => req.end(options.body));
     else req.end(options.body);
   });
-}
-
-async function waitFor(what: string, check: () => boolean, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 function nextMessage(ws: WebSocket): Promise<string> {
@@ -453,19 +446,19 @@ test('gateway: SSE events reach the client while the stream stays open; leaving 
   let ended = false;
   res.on('data', (chunk: Buffer) => (received += chunk.toString()));
   res.on('end', () => (ended = true));
-  await waitFor('the first event', () => received.includes('\n\n'));
+  await until('the first event', () => received.includes('\n\n'));
   const first = JSON.parse(/^data: (.*)$/m.exec(received)![1]!) as { upstream: string };
   const stub = first.upstream === 'tallier-a' ? stubs.tallier[0] : stubs.tallier[1];
   assert.equal(ended, false);
   stub.emit('second');
-  await waitFor('the second event', () => received.includes('data: second\n\n'));
+  await until('the second event', () => received.includes('data: second\n\n'));
   stub.emit('third');
-  await waitFor('the third event', () => received.includes('data: third\n\n'));
+  await until('the third event', () => received.includes('data: third\n\n'));
   assert.equal(ended, false, 'the stream ended');
   res.destroy();
   let upstreamClosed = false;
   void stub.sseClosed.then(() => (upstreamClosed = true));
-  await waitFor('the upstream stream to close after the client left', () => upstreamClosed);
+  await until('the upstream stream to close after the client left', () => upstreamClosed);
 });
 
 test('gateway: the web client at / and its assets, from web/dist', async (t) => {
@@ -549,8 +542,8 @@ test('gateway: close() ends open event streams and WebSocket tunnels instead of 
   const started = performance.now();
   await gateway.close();
   assert.ok(performance.now() - started < 2_000, `close took ${Math.round(performance.now() - started)} ms`);
-  await waitFor('the event stream to end', () => sseEnded);
-  await waitFor('the WebSocket to close', () => wsClosed);
+  await until('the event stream to end', () => sseEnded);
+  await until('the WebSocket to close', () => wsClosed);
 });
 
 test('gateway: upstream lists are checked at start-up', async () => {
