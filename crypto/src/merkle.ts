@@ -157,7 +157,8 @@ export class CompactRange {
     }
     const range = new CompactRange();
     range.#size = size;
-    range.#hashes = hashes.map((h, i) => abytes(h, HASH_SIZE, `compact range hash ${i}`).slice());
+    // Copies (new Uint8Array): slice() of a Node Buffer, as storage hands them, is a view.
+    range.#hashes = hashes.map((h, i) => new Uint8Array(abytes(h, HASH_SIZE, `compact range hash ${i}`)));
     return range;
   }
 
@@ -181,7 +182,7 @@ export class CompactRange {
   append(leafHash: Uint8Array, onNode?: OnNode): void {
     abytes(leafHash, HASH_SIZE, 'leaf hash');
     if (this.#size >= Number.MAX_SAFE_INTEGER) throw new RangeError('compact range: tree size would exceed 2^53 - 1');
-    let hash: Uint8Array = leafHash.slice();
+    let hash: Uint8Array = new Uint8Array(leafHash);
     let index = this.#size;
     let level = 0;
     let keep = this.#hashes.length;

@@ -535,3 +535,15 @@ test('plans name complete nodes only, bottom-up, one per proof hash', () => {
   assert.deepEqual(consistencyPlan(6, 7), [[{ level: 1, index: 2 }], [{ level: 0, index: 6 }], [{ level: 2, index: 0 }]]);
   assert.deepEqual(consistencyPlan(4, 7), [[{ level: 1, index: 2 }, { level: 0, index: 6 }]]);
 });
+
+test('CompactRange keeps copies of the hashes it is given, also when they are Node Buffers (slice() is a view there)', () => {
+  const a = Buffer.alloc(32, 1);
+  const b = Buffer.alloc(32, 2);
+  const rebuilt = CompactRange.fromHashes(1, [a]);
+  const appended = new CompactRange();
+  appended.append(b);
+  a.fill(9);
+  b.fill(9);
+  assert.equal(toHex(rebuilt.root()), '01'.repeat(32), 'fromHashes: overwriting the caller\'s buffer changes nothing');
+  assert.equal(toHex(appended.root()), '02'.repeat(32), 'append: overwriting the caller\'s buffer changes nothing');
+});
