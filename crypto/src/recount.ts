@@ -127,19 +127,12 @@ export class Recount {
       this.poll.checkBallot(ballot, `entry ${index}`);
     } catch (err) {
       invalid = true;
-      try {
-        this.#onProblem({ index, problem: 'invalid-ballot', token_id: id, error: errorMessage(err) });
-      } catch (error) {
-        this.#failure ??= { error }; // as for token problems: settle() rejects with it
-      }
+      this.#report({ index, problem: 'invalid-ballot', token_id: id, error: errorMessage(err) });
     }
     this.#unsettled++;
     const decide = (tokenError: string | null) => {
-      try {
-        if (tokenError !== null) this.#onProblem({ index, problem: 'bad-token', token_id: id, error: tokenError });
-      } catch (error) {
-        this.#failure ??= { error }; // before the count drops: a settle() from now on rejects
-      }
+      // Reported before the count drops: a settle() from now on sees a throwing onProblem.
+      if (tokenError !== null) this.#report({ index, problem: 'bad-token', token_id: id, error: tokenError });
       this.#unsettled--;
       if (beforeClose) {
         const reason: RejectionReason | null = invalid ? 'invalid-ballot' : tokenError !== null ? 'bad-token' : first !== undefined ? 'token-reused' : null;
@@ -154,6 +147,15 @@ export class Recount {
         (ok) => decide(ok ? null : BAD_SIGNATURE),
         (err: unknown) => decide(errorMessage(err)),
       );
+  }
+
+  /** Tells onProblem; what it throws is kept for settle() to reject with (the first only). */
+  #report(problem: BallotProblem): void {
+    try {
+      this.#onProblem(problem);
+    } catch (error) {
+      this.#failure ??= { error };
+    }
   }
 
   #wake(): void {
@@ -173,7 +175,8 @@ export class Recount {
 
   /**
    * Resolves when at most `atMost` signature checks are undecided (default 0: every one decided),
-   * counting those added while it waits. Rejects only if `onProblem` threw. A bound lets a caller
+   * counting those added while it waits. Rejects if `onProblem` threw (and throws RangeError on a
+   * bound that is not a non-negative integer). A bound lets a caller
    * with many entries keep adding while checks run, with a bounded number in flight.
    */
   async settle(atMost = 0): Promise<void> {

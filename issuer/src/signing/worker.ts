@@ -36,4 +36,3 @@ parentPort?.on('message', (message: SignRequest | { forget: string }) => {
   parentPort!.postMessage(reply);
 });
 parentPort?.postMessage({ ready: true }); // this code loaded: the pool may replace this thread if it dies
-
