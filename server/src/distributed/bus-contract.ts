@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import type { Bus, BusRecord, ConsumedRecord, ConsumerOptions } from './bus.ts';
-import { until } from '../../../tallier/src/testing/until.ts';
 
 export interface BusHarness {
   /** A new bus; the suite closes it. */
@@ -43,6 +42,14 @@ class Collector {
 
   values(): string[] {
     return [...this.seen.values()].map((record) => untext.decode(record.value));
+  }
+}
+
+async function until(what: string, ms: number, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -86,7 +93,7 @@ export function busContract(harness: BusHarness): void {
     for (let i = 0; i < sent.length; i += 30) await producer.send(topic, sent.slice(i, i + 30));
     const seen = new Collector();
     const consumer = await consume({ group, topics: [topic] }, seen.handle);
-    await until('every record', () => seen.seen.size >= sent.length, waitMs);
+    await until('every record', waitMs, () => seen.seen.size >= sent.length);
     await consumer.close();
     await producer.close();
 
@@ -120,7 +127,7 @@ export function busContract(harness: BusHarness): void {
     const two = new Collector();
     const first = await consume({ group: `${group}-1`, topics: [topic] }, one.handle);
     const second = await consume({ group: `${group}-2`, topics: [topic] }, two.handle);
-    await until('both groups', () => one.seen.size >= sent.length && two.seen.size >= sent.length, waitMs);
+    await until('both groups', waitMs, () => one.seen.size >= sent.length && two.seen.size >= sent.length);
     await Promise.all([first.close(), second.close(), producer.close()]);
     assert.deepEqual(new Set(one.values()), new Set(two.values()));
     assert.equal(one.seen.size, sent.length);
@@ -136,13 +143,13 @@ export function busContract(harness: BusHarness): void {
       failures++;
       throw new Error('handler fails on purpose');
     });
-    await until('the failing handler to be called', () => failures >= 2, waitMs);
+    await until('the failing handler to be called', waitMs, () => failures >= 2);
     await failing.close();
     const failuresAtClose = failures;
 
     const seen = new Collector();
     const next = await consume({ group, topics: [topic] }, seen.handle);
-    await until('redelivery to the next consumer', () => seen.seen.size >= sent.length, waitMs);
+    await until('redelivery to the next consumer', waitMs, () => seen.seen.size >= sent.length);
     await next.close();
     await producer.close();
     assert.equal(failures, failuresAtClose, 'a closed consumer gets no more batches');
@@ -156,14 +163,14 @@ export function busContract(harness: BusHarness): void {
     await producer.send(topic, early);
     const first = new Collector();
     const one = await consume({ group, topics: [topic] }, first.handle);
-    await until('the first consumer', () => first.seen.size >= early.length, waitMs);
+    await until('the first consumer', waitMs, () => first.seen.size >= early.length);
     await one.close();
 
     const late = records(4, 3, 'e');
     await producer.send(topic, late);
     const second = new Collector();
     const two = await consume({ group, topics: [topic] }, second.handle);
-    await until('the second consumer', () => second.seen.size >= late.length, waitMs);
+    await until('the second consumer', waitMs, () => second.seen.size >= late.length);
     // Give a wrong redelivery of the early records the time to show up.
     await new Promise((resolve) => setTimeout(resolve, 300));
     await two.close();
@@ -187,7 +194,7 @@ export function busContract(harness: BusHarness): void {
           // The first batch of the first consumer is still being handled while the second joins
           // and the group rebalances: its partition MUST NOT reach the second consumer meanwhile.
           firstBusy = true;
-          await until('the second consumer to start joining', () => secondJoining, waitMs);
+          await until('the second consumer to start joining', waitMs, () => secondJoining);
           await new Promise((resolve) => setTimeout(resolve, 2_000));
         }
         await seen.handle(batch);
@@ -200,24 +207,24 @@ export function busContract(harness: BusHarness): void {
     const first = await consume({ group, topics: [topic] }, tracked(a, true));
     const wave1 = records(16, 4, 'f');
     await producer.send(topic, wave1);
-    await until('the first consumer to handle a batch', () => firstBusy, waitMs);
+    await until('the first consumer to handle a batch', waitMs, () => firstBusy);
     const second = await bus.consumer({ group, topics: [topic] });
     secondJoining = true;
     await second.run(tracked(b, false));
     const wave2 = records(16, 4, 'g');
     await producer.send(topic, wave2);
     const total = () => new Set([...a.values(), ...b.values()]).size;
-    await until('both waves', () => total() >= wave1.length + wave2.length, waitMs);
+    await until('both waves', waitMs, () => total() >= wave1.length + wave2.length);
     assert.ok(b.seen.size > 0, 'the second consumer got partitions');
 
     await first.close();
     const before = b.seen.size;
     const wave3 = records(16, 2, 'h');
     await producer.send(topic, wave3);
-    await until('the second consumer to take every partition', () => {
+    await until('the second consumer to take every partition', waitMs, () => {
       const values = new Set(b.values());
       return wave3.every((record) => values.has(untext.decode(record.value)));
-    }, waitMs);
+    });
     await second.close();
     await producer.close();
     assert.ok(b.seen.size >= before + wave3.length);
