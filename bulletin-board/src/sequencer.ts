@@ -3,8 +3,8 @@
  *
  * Appends to a poll are grouped into micro-batches (group commit: whatever arrived while the
  * previous batch was committing). Each batch is ONE transaction that
- *   1. spends the batch's token ids under UNIQUE(poll, token id) with one multi-row
- *      `INSERT … ON CONFLICT DO NOTHING RETURNING` (DESIGN.md promise 2),
+ *   1. spends the batch's token ids under UNIQUE(poll, token id) with one multi-row INSERT
+ *      that names the tokens spent before (DESIGN.md promise 2),
  *   2. appends the winning entries and integrates them into the hash tiles,
  *   3. signs and stores the new checkpoint (promise 4),
  * and a caller's promise resolves only after that transaction committed (promise 3).
@@ -62,7 +62,6 @@ interface Plan {
 }
 
 const NONE: ReadonlyMap<number, Decided> = new Map();
-const NO_CONFLICTS: ReadonlySet<number> = new Set();
 
 /** A batch's transaction: `head` is the log head it committed (null until then, or on failure). */
 interface Inflight {
@@ -300,8 +299,7 @@ export class Sequencer {
     // processes would deadlock), so it spends before it locks, on a guess when it has none.
     await previous;
     let plan = guess ?? this.#plan(await this.#peek(pollId), batch, NONE);
-    // The lock is queued right behind the spend: no round trip through JS in between.
-    const [spent, head] = await Promise.all([plan.spend.length > 0 ? tx.spend(plan.spend) : NO_CONFLICTS, tx.lock()]);
+    const { lost: spent, head } = await tx.spendThenLock(plan.spend);
     onLocked();
     let conflicts = spent;
     if (!sameHead(plan.base, head)) {

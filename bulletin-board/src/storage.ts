@@ -52,16 +52,15 @@ export interface ChunkWrite {
 /** One transaction on one poll's log. */
 export interface LogTx {
   /**
-   * Takes the log's writer lock (at most one writer per log at a time) and returns its committed
-   * head. Whatever depends on the head MUST come after; spending may come before, so it can
-   * overlap the previous writer's commit (the UNIQUE constraint, not the lock, guards tokens).
+   * The transaction's first call. Spends the token ids of `rows` (`INSERT … ON CONFLICT DO
+   * NOTHING` in effect), THEN takes the log's writer lock (at most one writer per log at a time)
+   * and returns its committed head with the indexes of the rows NOT inserted (their tokens were
+   * already spent and keep their original leaf index). Spending before locking lets it overlap the
+   * previous writer's commit (the UNIQUE constraint, not the lock, guards tokens), and a writer
+   * holding the lock never waits on another's spent rows. Whatever depends on the head MUST
+   * come after.
    */
-  lock(): Promise<LogHead>;
-  /**
-   * Spends token ids (`INSERT … ON CONFLICT DO NOTHING`). Returns the indexes of the rows NOT
-   * inserted: their tokens were already spent and keep their original leaf index.
-   */
-  spend(rows: readonly SpendRow[]): Promise<ReadonlySet<number>>;
+  spendThenLock(rows: readonly SpendRow[]): Promise<{ lost: ReadonlySet<number>; head: LogHead }>;
   /** Moves freshly spent rows of this transaction to their final leaf indexes. */
   respend(rows: readonly SpendRow[]): Promise<void>;
   /** Leaf index of each already spent token id (keyed by `hexKey`). */

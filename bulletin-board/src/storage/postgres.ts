@@ -4,8 +4,11 @@
  *
  * A transaction takes the poll's `logs` row `FOR UPDATE`: at most one writer appends to a log
  * at a time, even with several sequencer processes, and each batch builds on the committed
- * head it locked. Token ids are spent with one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO
- * NOTHING RETURNING` per batch (no parameter-count limit, one round trip).
+ * head it locked. Token ids are spent with one `INSERT … SELECT FROM unnest(…)` per batch (no
+ * parameter-count limit, one round trip): a plain INSERT first, and only when it meets a spent
+ * token, the batch again with ON CONFLICT DO NOTHING (`spendThenLock`). A failed attempt shows in
+ * the server's log as a unique violation on `spent_pkey`: that is a resubmission or a double
+ * spend being sorted out, not a fault.
  */
 import pg from 'pg';
 import { leafHash } from '@blindvote/crypto';
@@ -97,6 +100,27 @@ const MIGRATIONS: readonly Migration[] = [
 /** The log id of `poll_id = $1`, for the spent table (migration 3). */
 const LOG_ID = '(SELECT id FROM logs WHERE poll_id = $1)';
 
+/** Spend rows ($2 token ids, $3 leaf indexes, $4 leaf hashes), in token order, of log $1. */
+const SPEND_ROWS = `SELECT l.id, substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i, substring($4::bytea FROM (n::int - 1) * 32 + 1 FOR 32)
+  FROM logs l, unnest($3::bigint[]) WITH ORDINALITY AS u(i, n) WHERE l.poll_id = $1 ORDER BY t`;
+/** Spends every row or fails with a unique violation on `spent_pkey`. */
+const SPEND = `INSERT INTO spent (log_id, token_id, leaf_index, leaf_hash) ${SPEND_ROWS}`;
+/**
+ * Spends the rows whose token is not spent yet; returns the leaf indexes of the others. Rows go
+ * in token order, so two writers spending overlapping tokens wait on each other in one order and
+ * never in a cycle.
+ */
+const SPEND_SOME = `WITH inserted AS (
+    INSERT INTO spent (log_id, token_id, leaf_index, leaf_hash) ${SPEND_ROWS} ON CONFLICT DO NOTHING RETURNING leaf_index
+  )
+  SELECT coalesce(array_agg(i), '{}') AS lost FROM unnest($3::bigint[]) AS i WHERE i NOT IN (SELECT leaf_index FROM inserted)`;
+const NONE: ReadonlySet<number> = new Set();
+/** After a batch met a spent token, this many batches spend the careful way first. */
+const CAREFUL_BATCHES = 16;
+
+const isSpentConflict = (error: unknown): boolean =>
+  error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === 'spent_pkey';
+
 /** Applies pending migrations under an advisory lock (safe with many processes starting). */
 async function migrate(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
@@ -170,6 +194,8 @@ async function readEntries(db: Queryable, pollId: string, from: number, to: numb
 
 export class PostgresLogStorage implements LogStorage {
   readonly #pool: pg.Pool;
+  /** Batches left that spend with ON CONFLICT DO NOTHING straight away, after a conflict. */
+  #careful = 0;
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -249,32 +275,45 @@ export class PostgresLogStorage implements LogStorage {
     // Binary parameters: many values of one column travel as ONE bytea (sent in binary by
     // `pg`) cut by `substring`, instead of a bytea[] literal that both sides must hex-code.
     const moveParams = (rows: readonly SpendRow[]) => [pollId, joinHashes(rows.map((r) => r.tokenId)), rows.map((r) => r.index)];
+    const spendParams = (rows: readonly SpendRow[]) => [...moveParams(rows), joinHashes(rows.map((r) => r.leafHash))];
+    /** Nothing has run in the transaction yet (but BEGIN). */
+    let fresh = true;
     return {
-      lock: async () => {
-        const { rows } = await client.query<HeadRow>('SELECT * FROM logs WHERE poll_id = $1 FOR UPDATE', [pollId]);
-        if (rows[0] === undefined) throw new UnknownLogError(pollId);
-        return headOf(rows[0]);
-      },
-      spend: async (rows) => {
-        // Rows go in token order, so two writers spending overlapping tokens wait on each other
-        // in one order and never in a cycle. The reply lists the conflicting rows only (none,
-        // usually): one row to parse.
-        const result = await client.query<{ log_id: number | null; lost: string[] }>(
-          `WITH log AS (SELECT id FROM logs WHERE poll_id = $1), v AS (
-             SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i,
-                    substring($4::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS h
-               FROM unnest($3::bigint[]) WITH ORDINALITY AS u(i, n)
-           ), inserted AS (
-             INSERT INTO spent (log_id, token_id, leaf_index, leaf_hash) SELECT log.id, t, i, h FROM log, v ORDER BY t
-             ON CONFLICT DO NOTHING RETURNING leaf_index
-           )
-           SELECT (SELECT id FROM log) AS log_id, coalesce(array_agg(i), '{}') AS lost FROM v WHERE i NOT IN (SELECT leaf_index FROM inserted)`,
-          [...moveParams(rows), joinHashes(rows.map((r) => r.leafHash))],
-        );
-        if (result.rows[0]!.log_id === null) throw new UnknownLogError(pollId);
-        return new Set(result.rows[0]!.lost.map(Number));
+      spendThenLock: async (rows) => {
+        if (!fresh) throw new Error('storage: spendThenLock must be the first call of its transaction');
+        fresh = false;
+        const lock = async () => {
+          const { rows: heads } = await client.query<HeadRow>('SELECT * FROM logs WHERE poll_id = $1 FOR UPDATE', [pollId]);
+          if (heads[0] === undefined) throw new UnknownLogError(pollId);
+          return headOf(heads[0]);
+        };
+        if (rows.length === 0) return { lost: NONE, head: await lock() };
+        if (this.#careful === 0) {
+          // Usually no token was spent before, so first a plain INSERT: a spent token aborts it,
+          // where ON CONFLICT DO NOTHING costs a second index probe per row even when nothing
+          // conflicts (4,096 rows: ~24 ms against ~36 ms here). The lock is queued right behind
+          // it, with no round trip through JS in between.
+          const [spent, locked] = await Promise.allSettled([client.query(SPEND, spendParams(rows)), lock()]);
+          if (spent.status === 'fulfilled') {
+            if (locked.status === 'rejected') throw locked.reason;
+            return { lost: NONE, head: locked.value };
+          }
+          if (!isSpentConflict(spent.reason)) throw spent.reason;
+          // A token was spent before. Nothing else has run in this transaction: start it again.
+          // Resubmissions come in waves (clients retrying after an outage), so the next batches
+          // skip the attempt that would likely fail.
+          this.#careful = CAREFUL_BATCHES;
+          await client.query('ROLLBACK');
+          await client.query('BEGIN');
+        } else {
+          this.#careful--;
+        }
+        // ON CONFLICT DO NOTHING names the rows it did not insert.
+        const [some, head] = await Promise.all([client.query<{ lost: string[] }>(SPEND_SOME, spendParams(rows)), lock()]);
+        return { lost: new Set(some.rows[0]!.lost.map(Number)), head };
       },
       respend: async (rows) => {
+        fresh = false;
         await client.query(
           `UPDATE spent SET leaf_index = u.i
              FROM (SELECT substring($2::bytea FROM (n::int - 1) * 32 + 1 FOR 32) AS t, i FROM unnest($3::bigint[]) WITH ORDINALITY AS v(i, n)) AS u
@@ -283,6 +322,7 @@ export class PostgresLogStorage implements LogStorage {
         );
       },
       spentIndexes: async (tokenIds) => {
+        fresh = false;
         const result = await client.query<{ token_id: Buffer; leaf_index: string }>(
           `SELECT token_id, leaf_index FROM spent
             WHERE log_id = ${LOG_ID} AND token_id IN (SELECT substring($2::bytea FROM n * 32 + 1 FOR 32) FROM generate_series(0, $3::int - 1) AS n)`,
@@ -291,6 +331,7 @@ export class PostgresLogStorage implements LogStorage {
         return new Map(result.rows.map((r) => [hexKey(r.token_id), Number(r.leaf_index)]));
       },
       entriesAt: async (indexes) => {
+        fresh = false;
         const { rows } = await client.query<{ first_index: string; data: Buffer }>(
           `SELECT DISTINCT c.first_index, c.data FROM unnest($2::bigint[]) AS i
              CROSS JOIN LATERAL (SELECT first_index, data FROM entry_chunks
@@ -301,6 +342,7 @@ export class PostgresLogStorage implements LogStorage {
         return chunkEntries(rows.map((r): Chunk => [Number(r.first_index), new Uint8Array(r.data)]), (i) => wanted.has(i));
       },
       write: async (chunks: readonly ChunkWrite[], tiles: readonly TileWrite[], next: LogHead) => {
+        fresh = false;
         const grown = tiles.filter((t) => t.start > 0).length;
         const { rows } = await client.query<{ grown: string }>(
           `WITH chunk_rows AS (

@@ -59,7 +59,7 @@ export class SqliteWriter {
     );
   }
 
-  /** BEGIN IMMEDIATE takes SQLite's one write lock (so `lock` needs no more). */
+  /** BEGIN IMMEDIATE takes SQLite's one write lock (so `spendThenLock` needs no more). */
   begin(): void {
     this.#db.exec('BEGIN IMMEDIATE');
   }
@@ -85,17 +85,15 @@ export class SqliteWriter {
     }
   }
 
-  lock(pollId: string): LogHead {
-    const row = this.#lockHead.get(pollId) as Row | undefined;
-    if (row === undefined) throw new UnknownLogError(pollId);
-    return headOf(row);
-  }
-
-  /** Indexes of the rows NOT inserted (their token was spent before). */
-  spend(pollId: string, rows: readonly SpendRow[]): number[] {
+  /** Indexes of the rows NOT inserted (their token was spent before), and the head. */
+  spendThenLock(pollId: string, rows: readonly SpendRow[]): [number[], LogHead] {
+    // BEGIN IMMEDIATE took SQLite's one write lock: the head needs reading only, and the order
+    // of spending and locking does not matter with one writer.
+    const head = this.#lockHead.get(pollId) as Row | undefined;
+    if (head === undefined) throw new UnknownLogError(pollId);
     const lost = new Set(rows.map((r) => r.index));
-    for (const row of this.#spend.all(pollId, triples(rows)) as Row[]) lost.delete(Number(row.leaf_index));
-    return [...lost];
+    if (rows.length > 0) for (const row of this.#spend.all(pollId, triples(rows)) as Row[]) lost.delete(Number(row.leaf_index));
+    return [[...lost], headOf(head)];
   }
 
   respend(pollId: string, rows: readonly SpendRow[]): void {

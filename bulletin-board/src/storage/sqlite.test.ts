@@ -62,7 +62,7 @@ test('sqlite: a write that fails aborts its pipelined transaction: the commit fa
     // A tile grown from a prefix it does not have: the writer thread throws inside the transaction.
     await assert.rejects(
       storage.transact('p1', async (tx) => {
-        await tx.spend([{ tokenId: sha256(utf8('t1')), index: 1, leafHash: leafHash(utf8('{"n":1}')) }]);
+        await tx.spendThenLock([{ tokenId: sha256(utf8('t1')), index: 1, leafHash: leafHash(utf8('{"n":1}')) }]);
         await tx.write([], [{ level: 0, index: 0, start: 7, hashes: new Uint8Array(32) }], { ...before!, size: 2 });
       }),
       /aborted by an earlier failure: storage: tile 0\/0 lacks its first 7 hashes/,
@@ -73,7 +73,7 @@ test('sqlite: a write that fails aborts its pipelined transaction: the commit fa
     assert.equal(next.status, 'appended');
     assert.equal(next.index, 1);
     // Calls outside a transaction are not refused after a failed one either.
-    await assert.rejects(storage.transact('nope', (tx) => tx.lock()), /no log for poll "nope"/);
+    await assert.rejects(storage.transact('nope', (tx) => tx.spendThenLock([])), /no log for poll "nope"/);
     assert.equal(await sequencer.createLog('p2', 'board.test/poll/p2'), true);
   } finally {
     await storage.close();

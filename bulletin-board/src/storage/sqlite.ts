@@ -126,8 +126,10 @@ export class SqliteLogStorage implements LogStorage {
 
   #tx(pollId: string): LogTx {
     return {
-      lock: () => this.#call('lock', pollId),
-      spend: async (rows) => new Set(await this.#call('spend', pollId, rows)),
+      spendThenLock: async (rows) => {
+        const [lost, head] = await this.#call('spendThenLock', pollId, rows);
+        return { lost: new Set(lost), head };
+      },
       respend: (rows) => this.#call('respend', pollId, rows),
       spentIndexes: async (tokenIds) => new Map(await this.#call('spentIndexes', pollId, tokenIds)),
       entriesAt: async (indexes) => {
