@@ -3,8 +3,8 @@
  *
  * Appends to a poll are grouped into micro-batches (group commit: whatever arrived while the
  * previous batch was committing). Each batch is ONE transaction that
- *   1. spends the batch's token ids under UNIQUE(poll, token id) with one multi-row INSERT
- *      that names the tokens spent before (DESIGN.md promise 2),
+ *   1. spends the batch's token ids under UNIQUE(poll, token id) with a multi-row INSERT
+ *      and learns which were spent before (DESIGN.md promise 2),
  *   2. appends the winning entries and integrates them into the hash tiles,
  *   3. signs and stores the new checkpoint (promise 4),
  * and a caller's promise resolves only after that transaction committed (promise 3).

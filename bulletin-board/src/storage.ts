@@ -52,7 +52,8 @@ export interface ChunkWrite {
 /** One transaction on one poll's log. */
 export interface LogTx {
   /**
-   * The transaction's first call. Spends the token ids of `rows` (`INSERT … ON CONFLICT DO
+   * The transaction's first call (an implementation may start the transaction again inside it,
+   * as PostgreSQL's does when its fast spend meets a spent token). Spends the token ids of `rows` (`INSERT … ON CONFLICT DO
    * NOTHING` in effect), THEN takes the log's writer lock (at most one writer per log at a time)
    * and returns its committed head with the indexes of the rows NOT inserted (their tokens were
    * already spent and keep their original leaf index). Spending before locking lets it overlap the

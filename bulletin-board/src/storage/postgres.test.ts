@@ -9,6 +9,7 @@ import { CompactRange, leafHash, openCheckpoint, sha256, utf8 } from '@blindvote
 import { Sequencer } from '../sequencer.ts';
 import { storageContract, testSigner } from '../storage-contract.ts';
 import { PostgresLogStorage } from './postgres.ts';
+import { UnknownLogError } from '../storage.ts';
 import { createTestDatabase } from '../testing/postgres.ts';
 import type { TestDatabase } from '../testing/postgres.ts';
 
@@ -82,6 +83,46 @@ test('postgres: two sequencer processes on one log, every token sent to both, ne
     }
   } finally {
     await Promise.all([a!.close(), b!.close()]);
+  }
+});
+
+test('postgres: a spend that meets a spent token starts its transaction again, names the row and holds the lock', async () => {
+  const url = await freshDatabase();
+  const storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
+  const sequencer = new Sequencer(storage, [testSigner()]);
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  const row = (token: string, index: number) => ({ tokenId: sha256(utf8(token)), index, leafHash: leafHash(utf8(token)) });
+  try {
+    await sequencer.createLog('p1', 'board.test/poll/p1');
+    await sequencer.append('p1', utf8('{"n":0}'), sha256(utf8('a')));
+    const head = await storage.head('p1');
+    // First the plain INSERT fails and the transaction starts again; after that the poll's next
+    // batches spend the careful way at once. Either way: one transaction, holding the log.
+    for (const attempt of ['restarted', 'careful']) {
+      const abort = new Error('abort');
+      await assert.rejects(
+        storage.transact('p1', async (tx) => {
+          const { lost, head: locked } = await tx.spendThenLock([row('a', 1), row(`b ${attempt}`, 2)]);
+          assert.deepEqual([...lost], [1], attempt);
+          assert.deepEqual(locked, head);
+          await assert.rejects(other.query("SELECT 1 FROM logs WHERE poll_id = 'p1' FOR UPDATE NOWAIT"), /could not obtain lock/, attempt);
+          assert.equal((await other.query('SELECT count(*)::int AS n FROM spent')).rows[0].n, 1, `${attempt}: nothing visible before commit`);
+          throw abort;
+        }),
+        (error) => error === abort,
+      );
+      assert.equal(await storage.spentIndex('p1', sha256(utf8(`b ${attempt}`))), null, `${attempt}: the rolled-back spend left nothing`);
+      assert.deepEqual(await storage.head('p1'), head);
+    }
+    await assert.rejects(storage.transact('nope', (tx) => tx.spendThenLock([row('c', 0)])), UnknownLogError);
+    await assert.rejects(storage.transact('p1', async (tx) => {
+      await tx.spentIndexes([]);
+      await tx.spendThenLock([row('c', 1)]);
+    }), /must be the first call/);
+  } finally {
+    await other.end();
+    await storage.close();
   }
 });
 

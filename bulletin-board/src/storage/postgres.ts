@@ -7,8 +7,9 @@
  * head it locked. Token ids are spent with one `INSERT … SELECT FROM unnest(…)` per batch (no
  * parameter-count limit, one round trip): a plain INSERT first, and only when it meets a spent
  * token, the batch again with ON CONFLICT DO NOTHING (`spendThenLock`). A failed attempt shows in
- * the server's log as a unique violation on `spent_pkey`: that is a resubmission or a double
- * spend being sorted out, not a fault.
+ * the server's log as two errors, a unique violation on `spent_pkey` and "current transaction is
+ * aborted" for the lock queued behind it, and leaves its rows to vacuum: that is a resubmission
+ * or a double spend being sorted out, not a fault.
  */
 import pg from 'pg';
 import { leafHash } from '@blindvote/crypto';
@@ -115,7 +116,9 @@ const SPEND_SOME = `WITH inserted AS (
   )
   SELECT coalesce(array_agg(i), '{}') AS lost FROM unnest($3::bigint[]) AS i WHERE i NOT IN (SELECT leaf_index FROM inserted)`;
 const NONE: ReadonlySet<number> = new Set();
-/** After a batch met a spent token, this many batches spend the careful way first. */
+/** How every log transaction starts, the spend's restart included. */
+const BEGIN = 'BEGIN';
+/** After a batch met a spent token, this many of the poll's next batches spend the careful way straight away. */
 const CAREFUL_BATCHES = 16;
 
 const isSpentConflict = (error: unknown): boolean =>
@@ -194,8 +197,8 @@ async function readEntries(db: Queryable, pollId: string, from: number, to: numb
 
 export class PostgresLogStorage implements LogStorage {
   readonly #pool: pg.Pool;
-  /** Batches left that spend with ON CONFLICT DO NOTHING straight away, after a conflict. */
-  #careful = 0;
+  /** Per poll, after a conflict: how many more batches spend with ON CONFLICT DO NOTHING straight away. */
+  readonly #careful = new Map<string, number>();
 
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -259,7 +262,7 @@ export class PostgresLogStorage implements LogStorage {
     const client = await this.#pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await client.query(BEGIN);
       const result = await fn(this.#tx(client, pollId));
       await client.query('COMMIT');
       return result;
@@ -288,7 +291,8 @@ export class PostgresLogStorage implements LogStorage {
           return headOf(heads[0]);
         };
         if (rows.length === 0) return { lost: NONE, head: await lock() };
-        if (this.#careful === 0) {
+        let restart = false;
+        if (!this.#careful.has(pollId)) {
           // Usually no token was spent before, so first a plain INSERT: a spent token aborts it,
           // where ON CONFLICT DO NOTHING costs a second index probe per row even when nothing
           // conflicts (4,096 rows: ~24 ms against ~36 ms here). The lock is queued right behind
@@ -299,18 +303,24 @@ export class PostgresLogStorage implements LogStorage {
             return { lost: NONE, head: locked.value };
           }
           if (!isSpentConflict(spent.reason)) throw spent.reason;
-          // A token was spent before. Nothing else has run in this transaction: start it again.
-          // Resubmissions come in waves (clients retrying after an outage), so the next batches
-          // skip the attempt that would likely fail.
-          this.#careful = CAREFUL_BATCHES;
-          await client.query('ROLLBACK');
-          await client.query('BEGIN');
-        } else {
-          this.#careful--;
+          // A token was spent before. Nothing else has run in this transaction: start it again,
+          // queued with the careful spend so that nothing can run between.
+          restart = true;
         }
-        // ON CONFLICT DO NOTHING names the rows it did not insert.
-        const [some, head] = await Promise.all([client.query<{ lost: string[] }>(SPEND_SOME, spendParams(rows)), lock()]);
-        return { lost: new Set(some.rows[0]!.lost.map(Number)), head };
+        const [, , some, head] = await Promise.all([
+          restart ? client.query('ROLLBACK') : null,
+          restart ? client.query(BEGIN) : null,
+          // ON CONFLICT DO NOTHING names the rows it did not insert.
+          client.query<{ lost: string[] }>(SPEND_SOME, spendParams(rows)),
+          lock(),
+        ]);
+        const lost = some.rows[0]!.lost.map(Number);
+        // Resubmissions come in waves (clients retrying after an outage): while they last, the
+        // poll's batches skip the attempt that would likely fail.
+        const left = lost.length > 0 ? CAREFUL_BATCHES : (this.#careful.get(pollId) ?? 1) - 1;
+        if (left > 0) this.#careful.set(pollId, left);
+        else this.#careful.delete(pollId);
+        return { lost: new Set(lost), head };
       },
       respend: async (rows) => {
         fresh = false;
