@@ -16,7 +16,7 @@ import { expectAllOk, runLoad } from './load.ts';
 import type { LoadRequest } from './load.ts';
 import { record } from './stats.ts';
 import { parallelRate } from './parallel.ts';
-import { pair } from './timing.ts';
+import { interleave } from './timing.ts';
 
 /** A random integer below a modulus whose top bit is set, as many bytes as the modulus. */
 function blindedBelow(bytes: number): Uint8Array {
@@ -42,16 +42,15 @@ export async function issuerRow(url: string, poll: BenchPoll, idp: Idp, perRun: 
   const raw = Array.from({ length: 64 }, () => blindedBelow(bytes));
   const threads = availableParallelism();
   let run = 0;
-  const { s, b } = await pair(
-    async () => {
+  const { s, b } = await interleave({
+    b: () => parallelRate({ op: 'rsasp1', key: poll.privateKey, items: raw.map((data) => ({ data })), seconds: 1 }, threads),
+    s: async () => {
       const chunk = requests.slice(run * perRun, ++run * perRun);
       const result = await runLoad({ mode: 'closed', url, connections: 32, requests: chunk });
       expectAllOk('issuer tokens', result, chunk.length);
       return result.rate;
     },
-    () => parallelRate({ op: 'rsasp1', key: poll.privateKey, items: raw.map((data) => ({ data })), seconds: 1 }, threads),
-    runs,
-  );
+  }, runs);
   record(`issuer tokens over HTTP (auth + rate limits on, ${perRun} voters a run, 1 token each)`, 'tokens/s', s, {
     name: `raw native BlindSign (privateDecrypt RSA_NO_PADDING) on ${threads} threads at once, as the service signs`, b, target: 0.8,
   }, `${cores}; the service signs on ${threads} threads (BLINDVOTE_SIGNING_THREADS=0: one per core); every request from its own X-Forwarded-For address (trust proxy on), so per-IP limits are on but do not throttle the one generator`);

@@ -12,7 +12,7 @@ import { allPassed, audit, httpFetcher } from '@blindvote/verifier';
 import type { BenchPoll } from './election.ts';
 import { parallelRate } from './parallel.ts';
 import { record } from './stats.ts';
-import { rateSync } from './timing.ts';
+import { interleave, rateSync } from './timing.ts';
 
 export async function recountRow(poll: BenchPoll, ballots: number, sample: readonly Token[], runs: number): Promise<void> {
   const publicKey = createPublicKey(poll.privateKey);
@@ -20,22 +20,20 @@ export async function recountRow(poll: BenchPoll, ballots: number, sample: reado
   // The audit verifies on libuv's pool (UV_THREADPOOL_SIZE threads, 4 by default): the baseline
   // verifies on as many threads as that pool can use on this machine, no more.
   const threads = Math.min(availableParallelism(), Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) || 4);
-  // Subject and both baselines interleaved, so drift hits all three.
-  const s: number[] = [];
-  const one: number[] = [];
-  const all: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    one.push(rateSync((i) => {
+  const { one, all, s } = await interleave({
+    one: () => rateSync((i) => {
       const t = signed[i % signed.length]!;
       if (!verify('sha384', t.data, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, t.sig)) throw new Error('bench: a token does not verify');
-    }, 1));
-    all.push(await parallelRate({ op: 'pss-verify', key: publicKey, items: signed, seconds: 1 }, threads));
-    const start = performance.now();
-    const checks = await audit(httpFetcher(poll.board));
-    const seconds = (performance.now() - start) / 1000;
-    if (!allPassed(checks)) throw new Error(`recount: the audit failed: ${JSON.stringify(checks.filter((c) => !c.ok)).slice(0, 2000)}`);
-    s.push(ballots / seconds);
-  }
+    }, 1),
+    all: () => parallelRate({ op: 'pss-verify', key: publicKey, items: signed, seconds: 1 }, threads),
+    s: async () => {
+      const start = performance.now();
+      const checks = await audit(httpFetcher(poll.board));
+      const seconds = (performance.now() - start) / 1000;
+      if (!allPassed(checks)) throw new Error(`recount: the audit failed: ${JSON.stringify(checks.filter((c) => !c.ok)).slice(0, 2000)}`);
+      return ballots / seconds;
+    },
+  }, runs);
   const name = `final recount (verifier audit over HTTP, all checks) on a ${ballots.toLocaleString('en')}-ballot board`;
   const note = `the audit parses on its main thread and verifies tokens on libuv's pool: ${threads} threads verify at once on this machine`;
   record(name, 'ballots/s', s, { name: `raw RSA-PSS verify (node:crypto, SHA-384, the same tokens) on ${threads} threads at once, as the audit verifies`, b: all, target: 0.8 }, note);

@@ -13,13 +13,15 @@ export function rateSync(op: (i: number) => void, seconds = SECONDS): number {
   return n / ((performance.now() - start) / 1000);
 }
 
-/** Interleaves subject and baseline RUNS times (so drift hits both); returns per-run rates of each. */
-export async function pair(subject: () => Promise<number> | number, baseline: () => Promise<number> | number, runs = RUNS) {
-  const s: number[] = [];
-  const b: number[] = [];
+/**
+ * Runs every measurement once per round, `runs` rounds, in the order given (so drift hits all
+ * alike); returns each one's per-round rates under its name.
+ */
+export async function interleave<K extends string>(measurements: Record<K, () => Promise<number> | number>, runs = RUNS): Promise<Record<K, number[]>> {
+  const names = Object.keys(measurements) as K[];
+  const rates = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
   for (let r = 0; r < runs; r++) {
-    b.push(await baseline());
-    s.push(await subject());
+    for (const name of names) rates[name].push(await measurements[name]());
   }
-  return { s, b };
+  return rates;
 }
