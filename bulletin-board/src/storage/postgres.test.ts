@@ -23,20 +23,31 @@ async function freshDatabase(): Promise<string> {
 
 after(() => Promise.all(created.map((db) => db.drop())));
 
+/** A fresh database with log "p1", its storage and sequencer, and two other connections to it. */
+async function withLog(
+  fn: (t: { storage: PostgresLogStorage; sequencer: Sequencer; peers: readonly [pg.Client, pg.Client] }) => Promise<void>,
+): Promise<void> {
+  const url = await freshDatabase();
+  const storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
+  const sequencer = new Sequencer(storage, [testSigner()]);
+  const clients = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })] as const;
+  try {
+    await Promise.all(clients.map((c) => c.connect()));
+    await sequencer.createLog('p1', 'board.test/poll/p1');
+    await fn({ storage, sequencer, peers: clients });
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+    await storage.close();
+  }
+}
+
 storageContract('postgres', {
   open: async () => PostgresLogStorage.open({ connectionString: await freshDatabase(), max: 4 }),
   scale: Number(process.env.BLINDVOTE_SCALE ?? 1_000_000),
 });
 
-test('postgres: an append resolves only after its batch committed', async () => {
-  const url = await freshDatabase();
-  const storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
-  const sequencer = new Sequencer(storage, [testSigner()]);
-  const blocker = new pg.Client({ connectionString: url });
-  const observer = new pg.Client({ connectionString: url });
-  await Promise.all([blocker.connect(), observer.connect()]);
-  try {
-    await sequencer.createLog('p1', 'board.test/poll/p1');
+test('postgres: an append resolves only after its batch committed', () =>
+  withLog(async ({ sequencer, peers: [blocker, observer] }) => {
     // Another writer holds the log: the batch can spend (uncommitted) but not lock and commit.
     await blocker.query('BEGIN');
     await blocker.query("SELECT * FROM logs WHERE poll_id = 'p1' FOR UPDATE");
@@ -49,11 +60,7 @@ test('postgres: an append resolves only after its batch committed', async () => 
     assert.equal((await append).status, 'appended');
     assert.equal((await observer.query('SELECT count(*)::int AS n FROM spent')).rows[0].n, 1);
     assert.equal((await observer.query('SELECT size FROM logs')).rows[0].size, '1');
-  } finally {
-    await Promise.all([blocker.end(), observer.end()]);
-    await storage.close();
-  }
-});
+  }));
 
 test('postgres: two sequencer processes on one log, every token sent to both, never deadlock or duplicate', async () => {
   const url = await freshDatabase();
@@ -86,15 +93,9 @@ test('postgres: two sequencer processes on one log, every token sent to both, ne
   }
 });
 
-test('postgres: a spend that meets a spent token starts its transaction again, names the row and holds the lock', async () => {
-  const url = await freshDatabase();
-  const storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
-  const sequencer = new Sequencer(storage, [testSigner()]);
-  const other = new pg.Client({ connectionString: url });
-  await other.connect();
-  const row = (token: string, index: number) => ({ tokenId: sha256(utf8(token)), index, leafHash: leafHash(utf8(token)) });
-  try {
-    await sequencer.createLog('p1', 'board.test/poll/p1');
+test('postgres: a spend that meets a spent token starts its transaction again, names the row and holds the lock', () =>
+  withLog(async ({ storage, sequencer, peers: [other] }) => {
+    const row = (token: string, index: number) => ({ tokenId: sha256(utf8(token)), index, leafHash: leafHash(utf8(token)) });
     await sequencer.append('p1', utf8('{"n":0}'), sha256(utf8('a')));
     const head = await storage.head('p1');
     // First the plain INSERT fails and the transaction starts again; after that the poll's next
@@ -120,20 +121,10 @@ test('postgres: a spend that meets a spent token starts its transaction again, n
       await tx.spentIndexes([]);
       await tx.spendThenLock([row('c', 1)]);
     }), /must be the first call/);
-  } finally {
-    await other.end();
-    await storage.close();
-  }
-});
+  }));
 
-test('postgres: a connection killed mid-batch rejects that batch, crashes nothing, and the log goes on', async () => {
-  const url = await freshDatabase();
-  const storage = await PostgresLogStorage.open({ connectionString: url, max: 2 });
-  const sequencer = new Sequencer(storage, [testSigner()]);
-  const blocker = new pg.Client({ connectionString: url });
-  await blocker.connect();
-  try {
-    await sequencer.createLog('p1', 'board.test/poll/p1');
+test('postgres: a connection killed mid-batch rejects that batch, crashes nothing, and the log goes on', () =>
+  withLog(async ({ storage, sequencer, peers: [blocker] }) => {
     await blocker.query('BEGIN');
     await blocker.query("SELECT * FROM logs WHERE poll_id = 'p1' FOR UPDATE");
     const doomed = sequencer.append('p1', utf8('{"n":1}'), sha256(utf8('t1')));
@@ -153,11 +144,7 @@ test('postgres: a connection killed mid-batch rejects that batch, crashes nothin
     const retried = await sequencer.append('p1', utf8('{"n":1}'), sha256(utf8('t1')));
     assert.deepEqual([retried.status, retried.index], ['appended', 0]);
     assert.equal((await storage.head('p1'))?.size, 1);
-  } finally {
-    await blocker.end();
-    await storage.close();
-  }
-});
+  }));
 
 test('postgres: migrations 2 and 3 give the spent rows of an existing log their leaf hashes and log ids', async () => {
   const url = await freshDatabase();
